@@ -1,0 +1,1 @@
+"""KCM retention pipeline: the domain library the DAGs call."""
