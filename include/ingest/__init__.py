@@ -1,0 +1,1 @@
+"""Ingest of client deliveries from the landing zone (design §4)."""
