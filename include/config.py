@@ -61,6 +61,9 @@ class ClientConfig(BaseModel):
     destruction_requested_on: dt.date | None = None
     k_anonymity: int = Field(default=5, ge=2, le=100)
     open_text: Literal["scrub", "drop"] = "scrub"
+    # First night the nightly retention DAG runs for this client; nights before it are
+    # not caught up (no flood of historical runs when a client is first deployed).
+    onboarded_on: dt.date | None = None
     assignments: list[Assignment] = Field(default_factory=list)
 
     @field_validator("country")
