@@ -33,7 +33,10 @@ _FIXES = {
     "ingest_schedule": "use a five-field cron expression, e.g. '0 6 * * *' (Europe/Amsterdam)",
     "assignments": "give each assignment a unique 'id', a 'title' and 'completed_on' (date or null)",
     "k_anonymity": "set a whole number of at least 2 (default 5)",
+    "open_text": "use 'scrub' (default) or 'drop'",
 }
+_DATE_FIELDS = {"completed_on", "destruction_requested_on", "onboarded_on"}
+_DATE_FIX = "write the date as YYYY-MM-DD (ISO 8601), or null"
 
 
 class Assignment(BaseModel):
@@ -124,6 +127,8 @@ def _describe(path: Path, error: ValidationError) -> str:
             problem, fix = "unknown field", "remove it or check its spelling (see README, 'Client config')"
         elif item["type"] == "missing":
             fix = "add it (see README, 'Client config')"
+        elif item["loc"] and item["loc"][-1] in _DATE_FIELDS:
+            fix = _DATE_FIX
         else:
             fix = _FIXES.get(top, "see README, 'Client config'")
         lines.append(f"  - field '{where}': {problem}; fix: {fix}")

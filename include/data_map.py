@@ -76,3 +76,22 @@ def load(path: Path = PATH) -> DataMap:
         for kind, f in raw["files"].items()
     )
     return DataMap(categories, tuple(columns), files)
+
+
+def unclassified(eng) -> tuple[list[str], list[str]]:
+    """Columns in the warehouse the map does not classify, and map entries with no column.
+
+    Bookkeeping tables of the migration tool are not data.
+    """
+    import sqlalchemy as sa
+
+    mapping = load()
+    inspector = sa.inspect(eng)
+    actual = {
+        f"{table}.{column['name']}"
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+        for column in inspector.get_columns(table)
+    }
+    mapped = {f"{c.table}.{c.column}" for c in mapping.columns}
+    return sorted(actual - mapped), sorted(mapped - actual)

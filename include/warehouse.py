@@ -89,8 +89,8 @@ def _migrated(url: str) -> None:
     migrate(_engine(url))
 
 
-def migrate(eng: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (Alembic; same migrations on SQLite and PostgreSQL)."""
+def migrate(eng: Engine, revision: str = "head", *, down: bool = False) -> None:
+    """Bring the schema up (or `down`) to `revision` (Alembic; same migrations on SQLite and PostgreSQL)."""
     from alembic import command
     from alembic.config import Config
 
@@ -98,7 +98,7 @@ def migrate(eng: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with eng.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def is_postgres(eng: Engine) -> bool:

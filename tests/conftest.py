@@ -196,7 +196,7 @@ def run_dag(airflow_db):
             logical_date = logical_date.replace(tzinfo=dt.timezone.utc)
         bag = DagBag(dag_folder=str(ROOT / "dags"))
         assert not bag.import_errors, bag.import_errors
-        dag = bag.get_dag(dag_id)
+        dag = bag.dags.get(dag_id)
         assert dag is not None, f"no DAG {dag_id}; have {sorted(bag.dag_ids)}"
         return dag.test(logical_date=logical_date, run_conf=conf)
 
