@@ -8,6 +8,7 @@ PROJECT := $(CURDIR)
 # Everything local stays in git-ignored var/, never in ~/airflow.
 export AIRFLOW_HOME ?= $(PROJECT)/var/airflow
 export KCM_HOME ?= $(PROJECT)/var/kcm_home
+export PATH := $(PROJECT)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(PROJECT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export AIRFLOW__CORE__DAGS_FOLDER := $(PROJECT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(PROJECT)/plugins
