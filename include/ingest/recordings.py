@@ -102,50 +102,67 @@ def _describe(exc: BaseException) -> str:
 # --- the manifest as a CSV -------------------------------------------------------------
 
 
-def _read_manifest(raw: bytes) -> tuple[list[str], list[_Row]]:
-    """Header and records of a manifest: UTF-8 (BOM allowed), ',' or ';'."""
+@dataclass(frozen=True)
+class _Header:
+    """The manifest's header as delivered, and where each contract column sits in it."""
+
+    cells: list[str]
+    positions: dict[str, int]
+    unknown: int
+
+
+def _read_manifest(raw: bytes) -> tuple[_Header, list[_Row]]:
+    """Header and records of a manifest: UTF-8 (BOM allowed), ',' or ';'; record 1 is the first under the header."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _ManifestProblem(
-            "wrong_encoding", f"byte {exc.start} is not UTF-8; export the manifest as UTF-8"
+            "encoding", f"not valid UTF-8 at byte {exc.start}; export the manifest as UTF-8 ('CSV UTF-8' in Excel)"
         ) from None
     if not text.strip():
-        raise _ManifestProblem("empty_file", "the file is empty")
+        raise _ManifestProblem("empty", "the file holds no text: a header and at least one record are required")
     if "\x00" in text:
-        raise _ManifestProblem("not_csv", "the file holds NUL bytes: it is not a CSV text file")
-    first_line = text.lstrip("\r\n").splitlines()[0]
+        raise _ManifestProblem("not_csv", "the file holds binary data (NUL bytes): it is not a CSV text file")
+    first_line = text.splitlines()[0]
+    if not first_line.strip():
+        raise _ManifestProblem("no_header", "the first line is blank; the header must be the first line")
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[_Row] = []
     try:
-        header = [name.strip().lower() for name in next(reader)]
+        header = _match_header(next(reader))
         for cells in reader:
             if cells:  # a blank line is no record
                 rows.append(_Row(record=len(rows) + 1, cells=cells))
     except csv.Error as exc:
-        raise _ManifestProblem("not_csv", f"line {reader.line_num}: {exc}; fix the quoting") from None
-    _check_header(header)
+        # csv's messages describe the structure ('unexpected end of data'), never the content.
+        raise _ManifestProblem("not_csv", f"record {len(rows) + 1} cannot be read as CSV: {exc}") from None
     if not rows:
-        raise _ManifestProblem("empty_file", "the manifest has a header but no records")
+        raise _ManifestProblem("empty", "the manifest has a header but no records")
     return header, rows
 
 
-def _check_header(header: list[str]) -> None:
-    if any(not name for name in header) or len(set(header)) != len(header):
-        raise _ManifestProblem("bad_header", "the header has an empty or repeated column name")
-    missing = [c for c in MANIFEST_COLUMNS if c not in header]
+def _match_header(cells: list[str]) -> _Header:
+    """Find the contract columns; other columns are counted and ignored, never echoed."""
+    names = [re.sub(r"\s+", " ", cell.strip().lower()) for cell in cells]
+    counts = Counter(names)
+    repeated = [name for name in MANIFEST_COLUMNS if counts[name] > 1]
+    if repeated:
+        raise _ManifestProblem("duplicate_columns", f"column(s) named twice in the header: {', '.join(repeated)}")
+    missing = [name for name in MANIFEST_COLUMNS if name not in counts]
+    if len(missing) == len(MANIFEST_COLUMNS):
+        raise _ManifestProblem(
+            "no_header",
+            "no manifest column in the first line: the header is missing or not separated by ',' or ';' "
+            f"(required: {', '.join(MANIFEST_COLUMNS)})",
+        )
     if missing:
         raise _ManifestProblem(
-            "missing_required_columns",
-            f"missing column(s) {', '.join(missing)}; a manifest has {', '.join(MANIFEST_COLUMNS)}",
+            "missing_columns",
+            f"required column(s) missing from the header: {', '.join(missing)} (required: {', '.join(MANIFEST_COLUMNS)})",
         )
-    unknown = [c for c in header if c not in MANIFEST_COLUMNS]
-    if unknown:
-        raise _ManifestProblem(
-            "unknown_columns",
-            f"{len(unknown)} column(s) outside the contract; a manifest has only {', '.join(MANIFEST_COLUMNS)}",
-        )
+    positions = {name: names.index(name) for name in MANIFEST_COLUMNS}
+    return _Header(cells=list(cells), positions=positions, unknown=len(names) - len(MANIFEST_COLUMNS))
 
 
 def _recorded_at(text: str) -> dt.datetime | None:
@@ -162,16 +179,20 @@ def _recorded_at(text: str) -> dt.datetime | None:
 # --- checks per record ------------------------------------------------------------------
 
 
-def _fill_values(rows: list[_Row], header: list[str]) -> None:
+def _fill_values(rows: list[_Row], header: _Header) -> None:
     """Cells by column name; a record with more or fewer cells than the header is refused whole."""
+    width = len(header.cells)
     for row in rows:
-        if len(row.cells) != len(header):
+        cells = list(row.cells)
+        while len(cells) > width and cells[-1] == "":  # Excel pads records with a trailing ';'
+            cells.pop()
+        if len(cells) != width:
             row.reject("", "wrong_field_count")
         else:
-            row.values = {name: cell.strip() for name, cell in zip(header, row.cells, strict=True)}
+            row.values = {name: cells[position].strip() for name, position in header.positions.items()}
 
 
-def _check_cells(rows: list[_Row], header: list[str], refusals: dict[str, str | None]) -> None:
+def _check_cells(rows: list[_Row], header: _Header, refusals: dict[str, str | None]) -> None:
     """Checks that need neither the files nor the respondents."""
     _fill_values(rows, header)
     for row in rows:
@@ -394,6 +415,8 @@ def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id
                 row.path.unlink(missing_ok=True)
         manifest.unlink()
     result = _result(file_name, delivery_id, _status(rows), rows, reasons)
+    if header.unknown:
+        log.warning("%s: %d column(s) outside the manifest contract were ignored", file_name, header.unknown)
     log.info(
         "%s: %s; %d record(s), %d stored (%.1f s of audio), %d quarantined; reasons %s",
         file_name,
@@ -422,7 +445,7 @@ def _load(
     file_name: str,
     manifest_sha: str,
     size: int,
-    header: list[str],
+    header: _Header,
     rows: list[_Row],
     *,
     run_id: str,
@@ -431,7 +454,7 @@ def _load(
     """Copy the good WAVs into the store, then record rows, rejects and the audit event in one transaction."""
     client_id = client.client_id
     written: list[Path] = []
-    rejected = quarantine.RowQuarantine(client_id, file_name, manifest_sha, header)
+    rejected = quarantine.RowQuarantine(client_id, file_name, manifest_sha, header.cells)
     try:
         for row in rows:
             if row.problems:
@@ -478,7 +501,9 @@ def _load(
                 as_of=as_of,
                 run_id=run_id,
                 counts={
+                    "file_kind": FILE_KIND,
                     "delivery_id": delivery_id,
+                    "unknown_columns": header.unknown,
                     "rows_total": len(rows),
                     "rows_loaded": len(stored),
                     "rows_quarantined": len(rows) - len(stored),
@@ -559,7 +584,7 @@ def _quarantine_manifest(
             client_id=client.client_id,
             as_of=as_of,
             run_id=run_id,
-            counts={"delivery_id": delivery_id, "rows_total": 0, "reasons": dict(reasons)},
+            counts={"file_kind": FILE_KIND, "delivery_id": delivery_id, "rows_total": 0, "reasons": dict(reasons)},
         )
     log.warning("%s: quarantined as a whole (%s: %s)", manifest.name, problem.code, problem.problem)
     return _result(manifest.name, delivery_id, "quarantined", reasons=reasons)
@@ -572,7 +597,7 @@ def _duplicate(
     try:
         header, rows = _read_manifest(raw)
     except _ManifestProblem:
-        header, rows = [], []
+        header, rows = _Header([], {}, 0), []
     with _plain_errors(f"{manifest.name}: clearing the landing zone of a duplicate"):
         _fill_values(rows, header)
         _check_files(rows, client.client_id)
@@ -590,7 +615,7 @@ def _duplicate(
                 client_id=client.client_id,
                 as_of=as_of,
                 run_id=run_id,
-                counts={"delivery_id": delivery_id, "wavs_removed": len(removable)},
+                counts={"file_kind": FILE_KIND, "earlier_delivery_id": delivery_id, "wavs_removed": len(removable)},
             )
         for path in removable:  # the store holds these bytes; anything else waits for the sweep (R10)
             path.unlink(missing_ok=True)
