@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from include import audit, quarantine, settings, sql
+from include import audit, quarantine, recordings_store, settings, sql
 from include.config import ClientConfig
 from include.ingest import deliveries, landing, wav
 
@@ -297,7 +297,7 @@ def _check_warehouse(conn: Connection, rows: list[_Row], client_id: str) -> None
 
 def _stored_path(client_id: str, row: _Row) -> str:
     """Content address, relative to KCM_HOME/recordings: no name of a person in it."""
-    return f"{client_id}/{row.values['assignment_id']}/{row.sha256}.wav"
+    return recordings_store.stored_path(client_id, row.values["assignment_id"], row.sha256)
 
 
 def _store(source: Path, target: Path, expected_sha: str) -> bool:
@@ -459,7 +459,7 @@ def _load(
         for row in rows:
             if row.problems:
                 continue
-            target = settings.kcm_home() / "recordings" / _stored_path(client_id, row)
+            target = recordings_store.path_of(_stored_path(client_id, row))
             if _store(row.path, target, row.sha256):
                 written.append(target)
             else:  # the file changed after it was checked: still being uploaded or overwritten
