@@ -69,11 +69,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 @functools.cache
 def _engine(url: str) -> Engine:
     parsed = make_url(url)
+    # hide_parameters: a failed statement's error must not quote delivery values (R10).
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2, hide_parameters=True)
 
 
 def engine() -> Engine:
