@@ -5,6 +5,9 @@ One set of DAGs per client config in `KCM_CLIENTS_DIR` (default `include/clients
 
 - `kcm_ingest__<client_id>`: picks up the client's deliveries from
   `landing/<client_id>/`, validates them, loads them, quarantines what is bad.
+- `kcm_retention__<client_id>`: nightly at 02:00 Europe/Amsterdam, anonymises what
+  reached its term (R2, R9), deletes non-respondents (R3) and destroyed data (R4),
+  purges expired files (R10) and checks the audit trail (R12).
 - `kcm_config_error__<file>`: stands in for a config that does not validate (R1):
   tagged `config-error`, its docs carry the error, and it fails when triggered.
 
@@ -24,6 +27,9 @@ from include.config import ClientConfig, ConfigError
 
 OWNER = "kcm-data"
 START = pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")
+RETENTION_SCHEDULE = "0 2 * * *"
+# First nightly retention run of a client without `onboarded_on` in its config.
+RETENTION_START = dt.date(2026, 12, 1)
 DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": dt.timedelta(minutes=5)}
 
 
@@ -136,6 +142,127 @@ Schedule `{client.ingest_schedule}` (Europe/Amsterdam).
 
 
 @task
+def finish_deletions(client_id: str) -> dict[str, int]:
+    """R10: finish every recording an earlier run marked 'deleting' (file, then row)."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    return retention.finish_deletions(warehouse.engine(), client_id, as_of=as_of, run_id=run_id)
+
+
+@task
+def destroy_requested(client_id: str) -> dict[str, int]:
+    """R4: delete outright the assignments (or whole client) whose destruction was requested by the as-of day."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    client = config.get_client(client_id)
+    return retention.destroy_requested(warehouse.engine(), client, as_of=as_of, run_id=run_id)
+
+
+@task
+def delete_non_respondents(client_id: str) -> dict[str, int]:
+    """R3: delete invited people who never answered, once the non-respondent term has passed."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    client = config.get_client(client_id)
+    return retention.delete_non_respondents(warehouse.engine(), client, as_of=as_of, run_id=run_id)
+
+
+@task
+def anonymise_due(client_id: str) -> dict[str, int]:
+    """R2: anonymise every assignment whose term ended on or before the as-of day (R9, data map)."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    client = config.get_client(client_id)
+    return retention.anonymise_due(warehouse.engine(), client, as_of=as_of, run_id=run_id)
+
+
+@task
+def enforce_k_anonymity(client_id: str) -> dict[str, int]:
+    """R9: generalise or suppress until the client's anonymised respondents are k-anonymous."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    client = config.get_client(client_id)
+    return retention.enforce_k_anonymity(warehouse.engine(), client, as_of=as_of, run_id=run_id)
+
+
+@task
+def purge_expired_files(client_id: str) -> dict[str, int]:
+    """R10: purge quarantined items at their term and exports older than 30 days."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    client = config.get_client(client_id)
+    return retention.purge_expired_files(warehouse.engine(), client, as_of=as_of, run_id=run_id)
+
+
+@task
+def vacuum_touched(client_id: str) -> dict:
+    """R10: VACUUM (PostgreSQL) the tables tonight changed, so deleted data does not linger."""
+    from include import retention, warehouse
+
+    run_id, as_of = _run()
+    return retention.vacuum_touched(warehouse.engine(), client_id, as_of=as_of, run_id=run_id)
+
+
+@task
+def verify_audit() -> dict:
+    """R12: fail when the audit trail's hash chain is broken."""
+    from include import retention, warehouse
+
+    return retention.verify_audit(warehouse.engine())
+
+
+def retention_dag(client: ClientConfig) -> DAG:
+    onboarded = client.onboarded_on or RETENTION_START
+    with DAG(
+        dag_id=f"kcm_retention__{client.client_id}",
+        description=f"Nightly retention of {client.name}: anonymise at term, delete, purge, audit",
+        doc_md=f"""# Nightly retention — {client.name} (`{client.client_id}`)
+
+Every night at 02:00 Europe/Amsterdam, for the night's as-of day (the run's logical
+date as a calendar day in Europe/Amsterdam, never the wall clock):
+
+1. applies the client's current config (assignments, terms, destruction requests);
+2. finishes recordings an earlier run left marked for deletion;
+3. **R4** deletes assignments (or the whole client) whose destruction was requested;
+4. **R3** deletes people invited at least {client.non_respondent_months} month(s) ago who never answered;
+5. **R2/R9** anonymises assignments {client.retention_months} month(s) after completion, as the
+   data map says (open text: {client.open_text}), and deletes their recordings;
+6. **R9** makes the anonymised respondents {client.k_anonymity}-anonymous;
+7. **R10** purges quarantined items and exports at their terms, vacuums what changed;
+8. **R12** checks the audit trail's hash chain.
+
+Missed nights are caught up in order from {onboarded.isoformat()} (`onboarded_on`).
+Every step is idempotent: retrying a task or a night is safe.
+""",
+        schedule=CronTriggerTimetable(RETENTION_SCHEDULE, timezone="Europe/Amsterdam"),
+        start_date=pendulum.datetime(onboarded.year, onboarded.month, onboarded.day, tz="Europe/Amsterdam"),
+        catchup=True,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["kcm", "retention", f"client:{client.client_id}"],
+    ) as dag:
+        client_id = client.client_id
+        (
+            sync_config(client_id)
+            >> finish_deletions(client_id)
+            >> destroy_requested(client_id)
+            >> delete_non_respondents(client_id)
+            >> anonymise_due(client_id)
+            >> enforce_k_anonymity(client_id)
+            >> purge_expired_files(client_id)
+            >> vacuum_touched(client_id)
+            >> verify_audit()
+        )
+    return dag
+
+
+@task
 def refuse_broken_config(message: str) -> None:
     """Fail loudly: this client's config does not validate, so nothing may run for it."""
     raise ValueError(message)
@@ -159,15 +286,16 @@ def config_error_dag(error: ConfigError) -> DAG:
 def build() -> dict[str, DAG]:
     """All DAGs of this file; a task run builds only its own DAG."""
     wanted = get_parsing_context().dag_id
-    if wanted and wanted.startswith("kcm_ingest__"):
-        try:
-            client = config.get_client(wanted.removeprefix("kcm_ingest__"))
-        except (KeyError, ValueError):
-            pass
-        else:
-            return {wanted: ingest_dag(client)}
+    builders = {"kcm_ingest__": ingest_dag, "kcm_retention__": retention_dag}
+    for prefix, builder in builders.items():
+        if wanted and wanted.startswith(prefix):
+            try:
+                client = config.get_client(wanted.removeprefix(prefix))
+            except (KeyError, ValueError):
+                break
+            return {wanted: builder(client)}
     clients, errors = config.load_clients()
-    dags = {f"kcm_ingest__{c.client_id}": ingest_dag(c) for c in clients}
+    dags = {f"{prefix}{c.client_id}": builder(c) for prefix, builder in builders.items() for c in clients}
     dags.update({f"kcm_config_error__{e.stem}": config_error_dag(e) for e in errors})
     return dags
 

@@ -1,0 +1,10 @@
+-- R2: the last id of the next batch of an assignment's respondents still to anonymise
+-- (ix_respondents_anonymise_due holds only rows not yet anonymised).
+SELECT max(id)
+FROM (SELECT id
+      FROM respondents
+      WHERE client_id = :client_id
+        AND assignment_id = :assignment_id
+        AND anonymised_on IS NULL
+      ORDER BY id
+      LIMIT :batch_size) AS batch

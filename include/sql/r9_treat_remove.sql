@@ -1,0 +1,2 @@
+-- R9 treatment `remove`: a direct identifier is removed.
+NULL
