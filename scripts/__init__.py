@@ -1,0 +1,1 @@
+"""Operator scripts, run from the project root as `python -m scripts.<name>` (see the Makefile)."""
