@@ -8,6 +8,8 @@ PROJECT := $(CURDIR)
 # Everything local stays in git-ignored var/, never in ~/airflow.
 export AIRFLOW_HOME ?= $(PROJECT)/var/airflow
 export KCM_HOME ?= $(PROJECT)/var/kcm_home
+# deduce builds a lookup cache once (~80 s); keep it outside KCM_HOME so a demo reset keeps it.
+export KCM_DEDUCE_CACHE ?= $(PROJECT)/var/cache/deduce
 export PATH := $(PROJECT)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(PROJECT)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export AIRFLOW__CORE__DAGS_FOLDER := $(PROJECT)/dags

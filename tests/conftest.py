@@ -36,6 +36,8 @@ os.environ.update(
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "1",
         "KCM_HOME": str(_SESSION_DIR / "kcm_home"),
+        # deduce's lookup cache takes ~80 s to build: build it once per checkout, not per test.
+        "KCM_DEDUCE_CACHE": os.environ.get("KCM_DEDUCE_CACHE", str(ROOT / "var" / "cache" / "deduce")),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
 )
