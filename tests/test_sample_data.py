@@ -13,7 +13,7 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from email_validator import EmailNotValidError, validate_email
+from email_validator import validate_email
 
 from include import config, sample_data
 from include.sample_data import RESPONSE_COLUMNS, UNKNOWN_ASSIGNMENT
@@ -203,7 +203,7 @@ def test_delivery_has_whole_files_that_cannot_load(delivery):
 
 def test_manifest_names_real_recordings_of_respondents_plus_two_broken_files(delivery):
     landing, counts = delivery
-    (manifest_name, listed), = counts["manifests"].items()
+    ((manifest_name, listed),) = counts["manifests"].items()
     _, entries = _read_csv(landing / manifest_name)
     assert len(entries) == listed == counts["recordings"] + 2
     respondents = {(r["assignment_id"], r["respondent_ref"]) for r in _responses(landing, counts) if r["responded_at"]}
