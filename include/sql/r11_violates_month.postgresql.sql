@@ -1,0 +1,2 @@
+-- R11: a date treated `month` must be the first day of its month (r9_treat_month).
+{column} IS NOT NULL AND EXTRACT(DAY FROM {column}) <> 1
