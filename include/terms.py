@@ -28,8 +28,9 @@ def as_of_day(moment: dt.datetime | dt.date | str) -> dt.date:
     if isinstance(moment, dt.datetime):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.timezone.utc)
-        return moment.astimezone(AMSTERDAM).date()
-    return moment
+        moment = moment.astimezone(AMSTERDAM).date()
+    # A plain date: Airflow hands out pendulum dates, which the sqlite3 driver cannot bind.
+    return dt.date(moment.year, moment.month, moment.day)
 
 
 def term_ends_on(completed_on: dt.date | None, retention_months: int) -> dt.date | None:
