@@ -1,0 +1,370 @@
+"""Airflow's production topology as local processes, for integration tests and benchmarks.
+
+The docker-compose topology (design §5) without Docker: `airflow api-server`,
+`scheduler`, `dag-processor` and `celery worker` processes sharing one metadata
+database (PostgreSQL, or SQLite for an api-server alone), the local Redis as Celery
+broker, and the project's dags/ and plugins/ folders. Every secret (JWT, Fernet,
+API, admin password) is random per topology; every process runs in its own
+process group, so `stop()` ends it with everything it spawned, on success and on
+failure alike.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+PROJECT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/5"
+FINISHED = frozenset({"success", "failed"})
+_RUNNING: set[int] = set()  # process groups still alive, for the atexit safety net
+
+
+class TopologyError(RuntimeError):
+    """A component did not start or died; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_server() -> str:
+    """Server URL to create throwaway databases on (KCM_TEST_POSTGRES_URL or the local default)."""
+    return os.environ.get("KCM_TEST_POSTGRES_URL") or DEFAULT_POSTGRES
+
+
+def _admin(server_url: str, statement: str) -> None:
+    import sqlalchemy as sa
+
+    url = server_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    eng = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with eng.connect() as conn:
+        conn.execute(sa.text(statement))
+    eng.dispose()
+
+
+def create_database(prefix: str, server_url: str | None = None) -> str:
+    """A new, empty PostgreSQL database; returns its URL (postgresql://...)."""
+    from sqlalchemy.engine import make_url
+
+    server_url = server_url or postgres_server()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _admin(server_url, f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    _admin(parsed.set(database="postgres").render_as_string(hide_password=False),
+           f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')  # fmt: skip
+
+
+def redis_url() -> str:
+    return os.environ.get("KCM_TEST_REDIS_URL") or DEFAULT_REDIS
+
+
+@dataclass
+class Topology:
+    """One Airflow deployment under `root`: its environment, processes and REST API."""
+
+    root: Path
+    clients_dir: Path
+    metadata_url: str | None = None  # PostgreSQL URL; None: SQLite in AIRFLOW_HOME
+    warehouse_url: str | None = None  # None: SQLite under KCM_HOME
+    executor: str = "CeleryExecutor"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    username: str = "kcm_it"
+
+    def __post_init__(self) -> None:
+        from cryptography.fernet import Fernet
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.airflow_home = self.root / "airflow"
+        self.kcm_home = self.root / "kcm_home"
+        self.logs = self.root / "logs"
+        for folder in (self.airflow_home, self.kcm_home, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.password = secrets.token_urlsafe(16)
+        self.queue = f"kcm_it_{uuid.uuid4().hex[:8]}"  # no other run's worker takes our tasks
+        passwords = self.airflow_home / "passwords.json"
+        passwords.write_text(json.dumps({self.username: self.password}))
+        passwords.chmod(0o600)
+        self.processes: dict[str, subprocess.Popen] = {}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KCM_"))}
+        self.env = {
+            **inherited,
+            "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
+            "PYTHONPATH": str(PROJECT),
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/Amsterdam",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__EXPOSE_CONFIG": "False",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.airflow_home / "logs"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+            "KCM_HOME": str(self.kcm_home),
+            "KCM_CLIENTS_DIR": str(self.clients_dir),
+            "KCM_SUPPRESSION_SECRET": secrets.token_urlsafe(32),
+            "GX_ANALYTICS_ENABLED": "false",
+            "SCARF_ANALYTICS": "false",
+            "DO_NOT_TRACK": "1",
+        }
+        if self.metadata_url:
+            self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.metadata_url.replace(
+                "postgresql://", "postgresql+psycopg2://", 1
+            )
+        if self.executor == "CeleryExecutor":
+            if not self.metadata_url:
+                raise ValueError("the Celery topology needs a PostgreSQL metadata database (metadata_url)")
+            self.env["AIRFLOW__CELERY__BROKER_URL"] = redis_url()
+            self.env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + self.metadata_url
+        if self.warehouse_url:
+            self.env["AIRFLOW_CONN_KCM_WAREHOUSE"] = self.warehouse_url
+        self.env.update(self.extra_env)
+
+    # --- processes -------------------------------------------------------------------------
+
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run one Airflow CLI command to completion (e.g. `db migrate`); raise with its output on failure."""
+        result = subprocess.run(
+            [str(BIN / "airflow"), *args], env=self.env, cwd=PROJECT, capture_output=True, text=True, timeout=timeout
+        )
+        if result.returncode != 0:
+            raise TopologyError(
+                f"airflow {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+        """Start `airflow <args>` as component `name`, in its own process group, logging to logs/<name>.log."""
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [str(BIN / "airflow"), *args],
+            env={**self.env, **(env or {})},
+            cwd=PROJECT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes[name] = process
+        _RUNNING.add(process.pid)
+        return process
+
+    def start_api_server(self, timeout: float = 90) -> None:
+        self.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1")
+        self.wait_until(lambda: self._healthy(), timeout, "the api-server to answer /api/v2/monitor/health")
+
+    def start_scheduler(self) -> None:
+        self.start("scheduler", "scheduler")
+
+    def start_dag_processor(self) -> None:
+        self.start("dag-processor", "dag-processor")
+
+    def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
+        self.start(
+            name,
+            "celery", "worker",
+            "--celery-hostname", f"{name}-{self.queue}@%h",
+            "--concurrency", str(concurrency),
+            "--queues", self.queue,
+            "--skip-serve-logs",
+            "--without-gossip", "--without-mingle",
+        )  # fmt: skip
+
+    def stop(self, grace: float = 20) -> None:
+        """End every component and what it spawned: SIGTERM to each process group, SIGKILL after `grace` s."""
+        for process in self.processes.values():
+            _signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for process in self.processes.values():
+            _signal_group(process.pid, signal.SIGKILL)  # stragglers: task processes of the group, too
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+            _RUNNING.discard(process.pid)
+        self.processes.clear()
+
+    def __enter__(self) -> Topology:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def check_alive(self) -> None:
+        """Raise with the log tail of any component that exited."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise TopologyError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
+
+    def log_tail(self, name: str, lines: int = 60) -> str:
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def logs_tail(self, lines: int = 40) -> str:
+        return "\n".join(f"--- {name} ---\n{self.log_tail(name, lines)}" for name in self.processes)
+
+    def wait_until(self, predicate, timeout: float, what: str, interval: float = 0.5):
+        """Poll `predicate` until it returns something truthy; fail naming `what` and the components' logs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            with contextlib.suppress(httpx.TransportError):
+                value = predicate()
+                if value:
+                    return value
+            if time.monotonic() > deadline:
+                raise TopologyError(f"timed out after {timeout:.0f} s waiting for {what}\n{self.logs_tail()}")
+            time.sleep(interval)
+
+    def _healthy(self) -> bool:
+        return httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).status_code == 200
+
+    # --- REST API --------------------------------------------------------------------------
+
+    def api(self) -> AirflowApi:
+        return AirflowApi(self.base_url, self.username, self.password, self)
+
+
+class AirflowApi:
+    """Airflow's public REST API (/api/v2) with a JWT from POST /auth/token."""
+
+    def __init__(self, base_url: str, username: str, password: str, topology: Topology | None = None) -> None:
+        self.base_url = base_url
+        self.topology = topology
+        answer = httpx.post(f"{base_url}/auth/token", json={"username": username, "password": password}, timeout=30)
+        answer.raise_for_status()
+        self.token = answer.json()["access_token"]
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        answer = self.http.request(method, path, **kwargs)
+        if answer.status_code >= 400:
+            raise TopologyError(f"{method} {path}: {answer.status_code} {answer.text[:500]}")
+        return answer
+
+    def dag_ids(self, prefix: str = "kcm_") -> set[str]:
+        answer = self.request("GET", "/api/v2/dags", params={"dag_id_pattern": prefix, "limit": 10_000})
+        return {d["dag_id"] for d in answer.json()["dags"]}
+
+    def import_errors(self) -> list[dict]:
+        return self.request("GET", "/api/v2/importErrors", params={"limit": 100}).json()["import_errors"]
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 120) -> None:
+        wanted = set(dag_ids)
+
+        def parsed() -> bool:
+            return wanted <= self.dag_ids()
+
+        if self.topology:
+            self.topology.wait_until(parsed, timeout, f"the dag-processor to parse {sorted(wanted)}", interval=1)
+        else:
+            _poll(parsed, timeout, "DAGs to be parsed")
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(
+        self, dag_id: str, logical_date: dt.datetime, conf: Mapping | None = None, run_id: str | None = None
+    ) -> str:
+        body: dict = {"logical_date": logical_date.isoformat(), "conf": dict(conf or {})}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()
+
+    def wait_for_runs(self, runs: Iterable[tuple[str, str]], timeout: float = 300) -> dict[tuple[str, str], dict]:
+        """Wait until every (dag_id, run_id) finished; return each run's JSON (state, start and end dates)."""
+        pending = set(runs)
+        done: dict[tuple[str, str], dict] = {}
+
+        def finished() -> bool:
+            for key in sorted(pending):
+                run = self.run(*key)
+                if run["state"] in FINISHED:
+                    done[key] = run
+                    pending.discard(key)
+            return not pending
+
+        if self.topology:
+            self.topology.wait_until(finished, timeout, f"{len(pending)} DAG run(s) to finish", interval=2)
+        else:
+            _poll(finished, timeout, "DAG runs to finish")
+        return done
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        answer = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        return {
+            f"{ti['task_id']}[{ti['map_index']}]" if ti["map_index"] >= 0 else ti["task_id"]: ti["state"]
+            for ti in answer.json()["task_instances"]
+        }
+
+    def runs_of(self, dag_id_prefix: str = "kcm_") -> list[dict]:
+        """Every DAG run of the DAGs matching a prefix (for overlap checks)."""
+        body = {"dag_ids": sorted(self.dag_ids(dag_id_prefix)), "page_limit": 10_000}
+        return self.request("POST", "/api/v2/dags/~/dagRuns/list", json=body).json()["dag_runs"]
+
+
+def _poll(predicate, timeout: float, what: str, interval: float = 1) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TopologyError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Safety net: a crashed test or bench never leaves Airflow processes behind."""
+    for pid in list(_RUNNING):
+        _signal_group(pid, signal.SIGKILL)
