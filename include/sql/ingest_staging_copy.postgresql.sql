@@ -1,0 +1,7 @@
+-- Ingest staging (PostgreSQL): bulk load of valid records, CSV from an in-memory buffer.
+COPY ingest_staging (
+    record_number, assignment_id, respondent_ref, invited_at, invited_on, responded_at,
+    first_name, last_name, email, phone, street, house_number, postcode, city,
+    birth_date, gender, marital_status, customer_number, transaction_id, transaction_date,
+    complaint_history, nps, csat, answer_text, ip_address, user_agent
+) FROM STDIN WITH (FORMAT csv)

@@ -1,0 +1,30 @@
+-- Ingest staging: the valid records of one responses file, normalised, before the upsert.
+-- Timestamps in UTC as SQLAlchemy stores them on SQLite ('YYYY-MM-DD HH:MM:SS.ffffff').
+CREATE TEMP TABLE ingest_staging (
+    record_number INTEGER PRIMARY KEY,
+    assignment_id TEXT NOT NULL,
+    respondent_ref TEXT NOT NULL,
+    invited_at TEXT NOT NULL,
+    invited_on TEXT NOT NULL,
+    responded_at TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    email TEXT,
+    phone TEXT,
+    street TEXT,
+    house_number TEXT,
+    postcode TEXT,
+    city TEXT,
+    birth_date TEXT,
+    gender TEXT,
+    marital_status TEXT,
+    customer_number TEXT,
+    transaction_id TEXT,
+    transaction_date TEXT,
+    complaint_history TEXT,
+    nps INTEGER,
+    csat INTEGER,
+    answer_text TEXT,
+    ip_address TEXT,
+    user_agent TEXT
+)
