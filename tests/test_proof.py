@@ -114,7 +114,8 @@ def test_checks_come_from_the_data_map_for_every_personal_column_treated_at_term
     assert "R2 respondents.gender" not in checks  # kept by the data map: a quasi-identifier
     assert "R2 respondents.invited_on" not in checks  # kept: the day the R3 term counts from
     assert checks["R9 respondents.age_band"].rule == "R9"
-    assert checks["R6 respondents.erased_subjects"].applicable or checks["R6 respondents.erased_subjects"].note
+    assert checks["R6 respondents.erased_present"].observed == 0  # nobody erased yet: one query, no secret needed
+    assert checks["R7 respondents.suppressed_present"].observed == 0
 
 
 # --- R2: nothing personal past term -------------------------------------------------------------
@@ -461,6 +462,87 @@ def test_subject_request_export_older_than_thirty_days_fails_r10(night):
     assert failed == {"R10 exports store.past_term": 1}
 
 
+# --- R6, R7: erased and objecting people are gone ---------------------------------------------------
+
+SECRET = "een-lang-geheim-voor-de-proef-van-de-suppressielijst-0123456789"
+
+
+def held_email(night: Night) -> str:
+    with night.eng.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT email FROM respondents WHERE id = :id"), {"id": a_respondent_of(night, RUNNING)}
+        ).scalar_one()
+
+
+def record_request(night: Night, request_type: str, email: str, table: str) -> None:
+    from include import suppression
+
+    digest = suppression.keyed_hash("email", suppression.normalise("email", email))
+    request_id = f"req-{request_type}"
+    execute(
+        night,
+        "INSERT INTO subject_requests (request_id, request_type, client_scope, received_on, due_on, status, "
+        "identifier_kinds, subject_hmac, run_id, recorded_at) VALUES (:r, :t, '*', :day, :due, 'done', 'email', "
+        ":h, :r, :at)",
+        r=request_id,
+        t=request_type,
+        day=dt.date(2027, 2, 1),
+        due=dt.date(2027, 3, 1),
+        h=digest,
+        at=dt.datetime(2027, 2, 1, tzinfo=dt.UTC),
+    )
+    if table == "erased_subjects":
+        execute(
+            night,
+            "INSERT INTO erased_subjects (request_id, identifier_kind, identifier_hmac, client_scope, "
+            "erased_at) VALUES (:r, 'email', :h, '*', :at)",
+            r=request_id,
+            h=digest,
+            at=dt.datetime(2027, 2, 27, tzinfo=dt.UTC),
+        )
+    else:
+        execute(
+            night,
+            "INSERT INTO suppression_list (client_scope, identifier_kind, identifier_hmac, request_id, "
+            "added_on) VALUES ('*', 'email', :h, :r, :day)",
+            r=request_id,
+            h=digest,
+            day=dt.date(2027, 2, 27),
+        )
+
+
+def test_erased_person_still_held_fails_r6(night, monkeypatch):
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", SECRET)
+    email = held_email(night)
+    record_request(night, "erasure", email, "erased_subjects")
+
+    failed, error = failures(night)
+
+    assert failed == {"R6 respondents.erased_present": 1}
+    assert email not in str(error)
+
+
+def test_objecting_person_still_held_fails_r7(night, monkeypatch):
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", SECRET)
+    record_request(night, "objection", held_email(night), "suppression_list")
+
+    failed, _ = failures(night)
+
+    assert failed == {"R7 respondents.suppressed_present": 1}
+
+
+def test_erasure_that_cannot_be_checked_without_the_secret_fails_and_says_why(night, monkeypatch):
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", SECRET)
+    record_request(night, "erasure", "iemand.anders@example.nl", "erased_subjects")
+    monkeypatch.delenv("KCM_SUPPRESSION_SECRET")
+
+    failed, _ = failures(night)
+
+    assert failed == {"R6 respondents.erased_present": 1, "R7 respondents.suppressed_present": 1}
+    check = next(c for c in proof.observe(night.eng, night.client, night.as_of) if c.rule == "R6")
+    assert check.note.startswith("could not be checked: no secret for the suppression list")
+
+
 # --- R12 ----------------------------------------------------------------------------------------------
 
 
@@ -516,9 +598,10 @@ def test_without_subject_request_tables_the_check_says_why_it_does_not_apply(nig
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     checks = {c.check_id: c for c in proof.observe(night.eng, night.client, night.as_of)}
 
-    check = checks["R6 respondents.erased_subjects"]
-    assert check.observed is None
-    assert check.note == "not applicable: no subject_requests table"
+    for check_id in ("R6 respondents.erased_present", "R7 respondents.suppressed_present"):
+        assert checks[check_id].observed is None
+        assert checks[check_id].note == "not applicable: no subject_requests table"
+    assert proof.prove(night.eng, night.client, night.as_of, night.run_id)["passed"]
 
 
 def test_recordings_store_of_another_client_is_not_this_clients_concern(night):
