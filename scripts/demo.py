@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +22,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DAY = dt.date(2026, 11, 20)
-LOG_DIR = PROJECT_ROOT / "var" / "demo-logs"
+# Airflow's full output per run; KCM_DEMO_LOG_DIR moves it (tests run the demo in a temporary folder).
+LOG_DIR = Path(os.environ.get("KCM_DEMO_LOG_DIR") or PROJECT_ROOT / "var" / "demo-logs")
 # A folder is only wiped when it is inside var/ or carries this marker (a demo made it).
 DEMO_MARKER = ".kcm-demo"
 
@@ -29,6 +31,7 @@ DEMO_MARKER = ".kcm-demo"
 _ENVIRONMENT = {
     "AIRFLOW_HOME": str(PROJECT_ROOT / "var" / "airflow"),
     "KCM_HOME": str(PROJECT_ROOT / "var" / "kcm_home"),
+    "KCM_DEDUCE_CACHE": str(PROJECT_ROOT / "var" / "cache" / "deduce"),
     "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -59,6 +62,10 @@ def prepare_environment() -> None:
         )
 
 
+def _shown(path: Path) -> Path:
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+
+
 def _airflow(*args: str, log: Path | None = None) -> subprocess.CompletedProcess:
     """Run the Airflow CLI of this virtualenv; output goes to `log` (or is captured)."""
     command = [sys.executable, "-m", "airflow", *args]
@@ -78,7 +85,7 @@ def migrate_airflow_db() -> None:
     print("Airflow metadata DB: migrating (airflow db migrate) ...", end=" ", flush=True)
     result = _airflow("db", "migrate", log=LOG_DIR / "airflow-db-migrate.log")
     if result.returncode != 0:
-        raise DemoError(f"airflow db migrate failed; see {LOG_DIR / 'airflow-db-migrate.log'}")
+        raise DemoError(f"airflow db migrate failed; see {_shown(LOG_DIR / 'airflow-db-migrate.log')}")
     print("done")
 
 
@@ -132,7 +139,7 @@ def run_ingest(client_ids: list[str], day: dt.date) -> dict[str, bool]:
         started = time.monotonic()
         returncode = _dags_test(dag_id, day, log)
         outcome[client_id] = returncode == 0
-        verdict = "success" if outcome[client_id] else f"FAILED (see {log.relative_to(PROJECT_ROOT)})"
+        verdict = "success" if outcome[client_id] else f"FAILED (see {_shown(log)})"
         print(f"{verdict} in {time.monotonic() - started:.0f} s")
     return outcome
 
@@ -150,99 +157,104 @@ def _dags_test(dag_id: str, day: dt.date, log: Path) -> int:
             time.sleep(1)
             recent = recent[-200:] + follow.read()
             if "new_state=up_for_retry" in recent:
-                process.terminate()
-                process.wait(timeout=30)
+                _stop(process)
                 handle.write("\n[demo] a task failed; stopped instead of waiting for its retry\n")
                 return 1
     return process.returncode
 
 
-def client_summary(eng, client_id: str) -> dict:
-    """What a client delivered and what became of it: counts and reason codes only."""
+def _stop(process: subprocess.Popen) -> None:
+    """End the `dags test` run this demo started (its own session), forcefully if it lingers."""
+    os.killpg(process.pid, signal.SIGTERM)
     try:
-        from include.ingest.summary import client_summary as summary_of
-    except ImportError:
-        return _summary_from_tables(eng, client_id)
-    return summary_of(eng, client_id)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
-def _summary_from_tables(eng, client_id: str) -> dict:
-    """The summary straight from deliveries, recordings and quarantine_records (no personal values)."""
-    import sqlalchemy as sa
+def delivery_outcome(eng, client_id: str) -> dict:
+    """What became of a client's delivery files: counts, reason codes, quarantined files (no personal values)."""
+    from include import sql
 
+    dialect, params = eng.dialect.name, {"client_id": client_id}
     with eng.connect() as conn:
-        deliveries = (
-            conn.execute(
-                sa.text(
-                    "SELECT file_name, file_kind, status, rows_loaded, rows_quarantined, reasons "
-                    "FROM deliveries WHERE client_id = :c ORDER BY id"
-                ),
-                {"c": client_id},
-            )
-            .mappings()
-            .all()
-        )
-        stored = conn.execute(
-            sa.text("SELECT count(*) FROM recordings WHERE client_id = :c AND state = 'stored'"), {"c": client_id}
-        ).scalar_one()
-        quarantined_files = conn.execute(
-            sa.text(
-                "SELECT reason_code, count(*) AS files FROM quarantine_records "
-                "WHERE client_id = :c AND kind = 'file' GROUP BY reason_code ORDER BY reason_code"
-            ),
-            {"c": client_id},
-        ).all()
+        deliveries = conn.execute(sql.statement("demo_client_deliveries", dialect), params).mappings().all()
+        quarantined = conn.execute(sql.statement("demo_client_quarantined_files", dialect), params).mappings().all()
+        stored = conn.execute(sql.statement("demo_client_recordings_stored", dialect), params).scalar_one()
+    # Row reasons come from files that loaded; a whole quarantined file's reason is listed with the file.
+    loaded = [d for d in deliveries if d["status"] != "quarantined"]
     row_reasons: Counter[str] = Counter()
-    for delivery in deliveries:
-        row_reasons.update(json.loads(delivery["reasons"] or "{}"))
-    # Names of responses files and manifests are delivery file names; WAV names come from a manifest (personal).
-    files = {
-        d["file_name"] if _is_delivery_file(d["file_name"]) else f"{d['file_kind']} file": d["status"]
-        for d in deliveries
-    }
+    for delivery in loaded:
+        reasons = delivery["reasons"]
+        row_reasons.update(json.loads(reasons) if isinstance(reasons, str) else dict(reasons or {}))
     return {
-        "files delivered": len(deliveries),
-        "files": files,
-        "rows loaded": sum(d["rows_loaded"] for d in deliveries),
-        "rows quarantined": sum(d["rows_quarantined"] for d in deliveries),
-        "quarantined rows by reason": dict(sorted(row_reasons.items())),
-        "recordings stored": stored,
-        "whole files quarantined by reason": {code: count for code, count in quarantined_files},
+        "files_by_kind": dict(sorted(Counter(d["file_kind"] for d in deliveries).items())),
+        "files_by_status": dict(sorted(Counter(d["status"] for d in deliveries).items())),
+        "rows_total": sum(d["rows_total"] for d in deliveries),
+        "rows_loaded": sum(d["rows_loaded"] for d in deliveries),
+        "rows_quarantined": sum(d["rows_quarantined"] for d in loaded),
+        "row_reasons": {code: n for code, n in row_reasons.items() if isinstance(n, int)},
+        "recordings_stored": stored,
+        # A WAV's name comes from a manifest and is personal data: only delivery files (CSVs) are named.
+        "quarantined_files": [
+            (
+                q["file_name"] if _is_delivery_file(q["file_name"]) else f"a {q['file_kind'] or 'delivered'} file",
+                q["reason_code"],
+                q["reason"] if _is_delivery_file(q["file_name"]) else "",
+            )
+            for q in quarantined
+        ],  # fmt: skip
     }
 
 
-def _is_delivery_file(name: str) -> bool:
-    lower = name.lower()
+def _is_delivery_file(name: str | None) -> bool:
+    lower = (name or "").lower()
     return lower.endswith(".csv") and lower.startswith(("responses", "recordings"))
 
 
-def _render(value, indent: int = 4) -> list[str]:
-    pad = " " * indent
-    if isinstance(value, dict):
-        if not value:
-            return [f"{pad}(none)"]
-        lines = []
-        for key, item in value.items():
-            label = str(key).replace("_", " ") if isinstance(key, str) and " " not in key and "." not in key else key
-            if isinstance(item, (dict, list)):
-                lines += [f"{pad}{label}:", *_render(item, indent + 2)]
-            else:
-                lines.append(f"{pad}{label}: {item}")
-        return lines
-    if isinstance(value, list):
-        return [line for item in value for line in _render(item, indent)] or [f"{pad}(none)"]
-    return [f"{pad}{value}"]
+def _counted(counts: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items()) or "none"
+
+
+def render_summary(client_id: str, ingested: bool, outcome: dict, holdings: dict | None) -> list[str]:
+    """The readable per-client block the demo prints."""
+    lines = [f"== {client_id}: ingest {'succeeded' if ingested else 'FAILED'}"]
+    lines.append(
+        f"   files delivered:     {sum(outcome['files_by_kind'].values())} ({_counted(outcome['files_by_kind'])})"
+    )
+    lines.append(f"   outcome per file:    {_counted(outcome['files_by_status'])}")
+    lines.append(f"   rows loaded:         {outcome['rows_loaded']} of {outcome['rows_total']}")
+    reasons = sorted(outcome["row_reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+    lines.append(f"   rows quarantined:    {outcome['rows_quarantined']} (from files that loaded)")
+    lines += [f"     {count:>5} x {code}" for code, count in reasons]
+    lines.append(f"   recordings stored:   {outcome['recordings_stored']}")
+    lines.append(f"   files quarantined:   {len(outcome['quarantined_files'])}")
+    for label, code, reason in outcome["quarantined_files"]:
+        lines.append(f"     {label}: {code}" + (f" ({reason[:160]})" if reason and reason != code else ""))
+    if holdings:
+        scalars = {k: v for k, v in holdings.items() if isinstance(v, int) and not isinstance(v, bool)}
+        lines.append(f"   warehouse holds:     {_counted(scalars)}")
+    return lines
 
 
 def print_summaries(client_ids: list[str], outcome: dict[str, bool]) -> None:
     """Stage 5: per client, what was delivered, loaded, quarantined (and why) and stored."""
     from include import warehouse
 
+    try:
+        from include.ingest.summary import client_summary
+    except ImportError:  # the warehouse summary is optional: the delivery outcome stands alone
+        client_summary = None
     eng = warehouse.engine()
     for client_id in client_ids:
-        status = "ingest succeeded" if outcome.get(client_id) else "ingest FAILED"
-        print(f"\n== {client_id} ({status})")
-        print("\n".join(_render(client_summary(eng, client_id))))
+        holdings = client_summary(eng, client_id) if client_summary else None
+        print()
+        print(
+            "\n".join(
+                render_summary(client_id, outcome.get(client_id, False), delivery_outcome(eng, client_id), holdings)
+            )
+        )
     eng.dispose()
 
 
@@ -259,7 +271,7 @@ def main() -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
     failed = sorted(c for c, ok in outcome.items() if not ok)
-    print(f"\nFull Airflow output: {LOG_DIR.relative_to(PROJECT_ROOT)}/")
+    print(f"\nFull Airflow output: {_shown(LOG_DIR)}/")
     if failed:
         print(f"demo: ingest failed for {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -98,3 +98,63 @@ def test_demo_refuses_to_run_against_a_configured_warehouse(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_KCM_WAREHOUSE", "postgresql://kcm@warehouse.example/kcm")
     with pytest.raises(demo.DemoError, match="AIRFLOW_CONN_KCM_WAREHOUSE is set"):
         demo.prepare_environment()
+
+
+def test_demo_summary_names_delivery_files_and_reasons_but_never_a_recording(warehouse):
+    from include.ingest import deliveries
+
+    with warehouse.begin() as conn:
+        deliveries.record(conn, client_id="acme", file_name="responses_2026_11.csv", file_kind="responses",
+                          sha256="a" * 64, size_bytes=900, status="partially_loaded", run_id="r", rows_total=10,
+                          rows_loaded=8, rows_quarantined=2, reasons={"email:format": 1, "nps:range": 1})  # fmt: skip
+        empty = deliveries.record(conn, client_id="acme", file_name="responses_leeg.csv", file_kind="responses",
+                                  sha256="b" * 64, size_bytes=0, status="quarantined", run_id="r",
+                                  reasons={"empty": 1})  # fmt: skip
+        wav = deliveries.record(conn, client_id="acme", file_name="jansen_0612345678.wav", file_kind="recording",
+                                sha256="c" * 64, size_bytes=40, status="quarantined", run_id="r")  # fmt: skip
+        for delivery_id, code in ((empty, "empty"), (wav, "not_riff")):
+            conn.execute(
+                sa.text("INSERT INTO quarantine_records (client_id, delivery_id, kind, path, reason_code, reason, "
+                        "created_on, purge_on) VALUES ('acme', :d, 'file', :p, :c, :c, '2026-11-20', '2026-12-20')"),
+                {"d": delivery_id, "p": f"acme/{code}", "c": code},
+            )  # fmt: skip
+    text = "\n".join(demo.render_summary("acme", True, demo.delivery_outcome(warehouse, "acme"), None))
+    assert "rows loaded:         8 of 10" in text
+    assert "1 x email:format" in text and "1 x nps:range" in text
+    assert "responses_leeg.csv: empty" in text
+    assert "a recording file: not_riff" in text
+    assert "jansen" not in text and "0612345678" not in text, "a WAV name from a manifest is personal data"
+
+
+@pytest.mark.integration
+@pytest.mark.airflow
+def test_make_demo_ingests_a_broken_delivery_and_explains_what_it_quarantined(
+    airflow_db, tmp_path, clients_dir, monkeypatch
+):
+    write_client(clients_dir, "acme")
+    monkeypatch.setenv("KCM_HOME", str(tmp_path / "kcm_home"))
+    monkeypatch.setenv("KCM_DEMO_LOG_DIR", str(tmp_path / "logs"))
+    result = _script("demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Running kcm_ingest__acme for 2026-11-20 ... success" in result.stdout
+    assert "== acme: ingest succeeded" in result.stdout
+    for expected in (
+        "1 x email:format",
+        "1 x nps:range",
+        "1 x unknown_assignment",
+        "2 x duplicate_key",
+        "recordings stored:   10",
+        "files quarantined:   5",
+        ": encoding",
+        ": empty",
+        ": missing_columns",
+    ):
+        assert expected in result.stdout
+    assert (tmp_path / "logs" / "kcm_ingest__acme.log").exists()
+    eng = sa.create_engine(f"sqlite:///{tmp_path / 'kcm_home' / 'warehouse.db'}")
+    with eng.connect() as conn:
+        people = conn.execute(sa.text("SELECT email, last_name, phone FROM respondents")).all()
+    eng.dispose()
+    assert len(people) > 100
+    shown = result.stdout + result.stderr
+    assert not [value for person in people for value in person if value and value in shown]
