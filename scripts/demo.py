@@ -118,7 +118,12 @@ def generate_deliveries(day: dt.date) -> dict[str, dict]:
     for client in clients:
         seed = zlib.crc32(client.client_id.encode())  # stable per client: the same demo every time
         written[client.client_id] = sample_data.generate_delivery(
-            client, settings.landing_dir(client.client_id), as_of=day, seed=seed
+            client,
+            settings.landing_dir(client.client_id),
+            as_of=day,
+            seed=seed,
+            respondents=120 + seed % 160,
+            recordings=5 + seed % 10,
         )
         counts = written[client.client_id]
         print(
@@ -276,6 +281,7 @@ def main() -> int:
         print(f"demo: ingest failed for {', '.join(failed)}", file=sys.stderr)
         return 1
     print("Demo finished: every client's delivery was ingested.")
+    print("Next: `make airflow` to browse the runs in the Airflow UI, `make verify-audit` to check the audit trail.")
     return 0
 
 
