@@ -14,7 +14,7 @@ import phonenumbers
 import pytest
 import sqlalchemy as sa
 
-from include import config, identifiers, settings, sync
+from include import config, identifiers, settings, suppression, sync
 from include.ingest import contract, responses, summary
 from include.sample_data import fake_respondents, write_responses_csv
 from tests.factories import write_client
@@ -231,6 +231,25 @@ def test_no_new_personal_data_arrives_for_an_assignment_past_its_term_or_destroy
     assert (result["rows_loaded"], result["rows_quarantined"]) == (3, 4)
     loaded = rows(warehouse, "SELECT DISTINCT assignment_id FROM respondents")
     assert [row["assignment_id"] for row in loaded] == ["a1"]
+
+
+def test_a_person_who_objected_is_not_brought_back_by_a_later_delivery(warehouse, client, landing, monkeypatch):
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", "test-secret-" + "x" * 32)
+    delivered = people(5)
+    objector = delivered[2]
+    with warehouse.begin() as conn:
+        hashes = suppression.hashes_of({"email": identifiers.normalise_email(objector["email"])})
+        suppression.add(conn, client_scope=CLIENT, hashes=hashes, request_id="verzoek-1", added_on=AS_OF)
+    objector["phone"] = "onbekend"  # a bad record too: still not kept, not even in quarantine
+    write_responses_csv(landing / "responses_na_bezwaar.csv", delivered)
+
+    result = ingest(warehouse, client, "responses_na_bezwaar.csv")
+
+    assert (result["rows_loaded"], result["rows_quarantined"], result["rows_suppressed"]) == (4, 0, 1)
+    assert rows(warehouse, "SELECT * FROM respondents WHERE respondent_ref = :r", r=objector["respondent_ref"]) == []
+    [record] = rows(warehouse, "SELECT rows_suppressed FROM deliveries")
+    assert record["rows_suppressed"] == 1
+    assert not settings.quarantine_dir(CLIENT).exists() or not any(settings.quarantine_dir(CLIENT).iterdir())
 
 
 # --- crash safety, privacy of errors ---------------------------------------------------------

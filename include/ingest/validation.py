@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 from include import identifiers, sql
 from include.ingest import contract
 
-log = logging.getLogger(__name__)
 AMSTERDAM = "Europe/Amsterdam"
 EARLIEST_BIRTH_DATE = "1900-01-01"
 
@@ -58,11 +57,13 @@ class ResponsesSuite:
     """The Great Expectations suite of one responses file: built once, run on every chunk."""
 
     def __init__(self, columns: Iterable[str], assignments: AssignmentStates, *, country: str) -> None:
+        # GX's INFO lines describe its own set-up and would bury the ingest lines in the task log;
+        # one of its modules sets INFO on itself when imported.
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        # GX's INFO lines describe its own set-up and would bury the ingest lines in the task log.
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
         context = gx.get_context(mode="ephemeral")
         # tqdm bars would fill the task log with noise.
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
