@@ -20,6 +20,7 @@ from include import settings
 
 CONN_ID = "kcm_warehouse"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x4B434D  # PostgreSQL advisory lock key held while migrating ("KCM")
 
 _SCHEMES = {"postgres": "postgresql+psycopg2", "postgresql": "postgresql+psycopg2", "sqlite": "sqlite"}
 
@@ -98,6 +99,9 @@ def migrate(eng: Engine, revision: str = "head", *, down: bool = False) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with eng.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # The first tasks on a new warehouse start together: one migrates, the others wait here and find it done.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
