@@ -1,0 +1,237 @@
+"""The steps the client DAGs run, and the one operator that runs them.
+
+Each step is a function of (client_id, run) in this module that calls into the
+domain library and returns counts — never rows — for XCom. `ClientStep` is a plain
+operator naming its step: a DAG with hundreds of clients parses in milliseconds per
+client (TaskFlow decorators cost several times more per task), and a step can be
+tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a step knows of its DAG run: the id and the as-of day (design §4)."""
+
+    run_id: str
+    as_of: dt.date
+
+
+Step = Callable[[str, Run], dict]
+STEPS: dict[str, Step] = {}
+
+
+def step(function: Step) -> Step:
+    STEPS[function.__name__] = function
+    return function
+
+
+def _engine():
+    from include import warehouse
+
+    return warehouse.engine()
+
+
+def _client(client_id: str):
+    from include import config
+
+    return config.get_client(client_id)
+
+
+# --- both DAGs ---------------------------------------------------------------------------
+
+
+@step
+def sync_config(client_id: str, run: Run) -> dict:
+    """Apply the client's current YAML to the warehouse: assignments, terms, destruction requests."""
+    from include import sync
+
+    return sync.apply_config(_engine(), _client(client_id))
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+
+@step
+def load_responses(client_id: str, run: Run) -> dict:
+    """Validate each responses CSV in the landing zone with Great Expectations and load it; bad rows go to quarantine."""
+    from include.ingest import landing, responses
+
+    eng, client = _engine(), _client(client_id)
+    files = [responses.ingest_file(eng, client, name, run_id=run.run_id, as_of=run.as_of)
+             for name in landing.find(client_id).responses]  # fmt: skip
+    return {"files": len(files), "rows_loaded": sum(f["rows_loaded"] for f in files),
+            "rows_quarantined": sum(f["rows_quarantined"] for f in files)}  # fmt: skip
+
+
+@step
+def load_recordings(client_id: str, run: Run) -> dict:
+    """Check each recordings manifest against its WAV files and store the recordings (after the responses: they link to respondents)."""
+    from include.ingest import landing, recordings
+
+    eng, client = _engine(), _client(client_id)
+    files = [recordings.ingest_manifest(eng, client, name, run_id=run.run_id, as_of=run.as_of)
+             for name in landing.find(client_id).manifests]  # fmt: skip
+    return {"files": len(files), "rows_loaded": sum(f.get("rows_loaded", 0) for f in files),
+            "rows_quarantined": sum(f.get("rows_quarantined", 0) for f in files)}  # fmt: skip
+
+
+@step
+def sweep_landing(client_id: str, run: Run) -> dict:
+    """Quarantine what no manifest or contract explains: unknown files at once, WAVs without a manifest after 7 days."""
+    from include.ingest import recordings
+
+    return recordings.sweep_landing(_engine(), _client(client_id), run_id=run.run_id, as_of=run.as_of)
+
+
+@step
+def summarise_ingest(client_id: str, run: Run) -> dict:
+    """Log what this run delivered, loaded and quarantined (counts and reason codes only)."""
+    from include.ingest import summary
+
+    return summary.summarise_run(_engine(), client_id, run_id=run.run_id, as_of=run.as_of)
+
+
+# --- nightly retention -------------------------------------------------------------------
+
+
+@step
+def finish_deletions(client_id: str, run: Run) -> dict:
+    """R10: finish every recording an earlier run marked for deletion (file first, then row)."""
+    from include import retention
+
+    return retention.finish_deletions(_engine(), client_id, as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def destroy_requested(client_id: str, run: Run) -> dict:
+    """R4: delete outright the assignments (or whole client) whose destruction was requested by the as-of day."""
+    from include import retention
+
+    return retention.destroy_requested(_engine(), _client(client_id), as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def delete_non_respondents(client_id: str, run: Run) -> dict:
+    """R3: delete invited people who never answered, once the non-respondent term has passed."""
+    from include import retention
+
+    return retention.delete_non_respondents(_engine(), _client(client_id), as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def anonymise_due(client_id: str, run: Run) -> dict:
+    """R2/R9: anonymise every assignment whose term ended on or before the as-of day, as the data map says."""
+    from include import retention
+
+    return retention.anonymise_due(_engine(), _client(client_id), as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def enforce_k_anonymity(client_id: str, run: Run) -> dict:
+    """R9: generalise or suppress until the client's anonymised respondents are k-anonymous."""
+    from include import retention
+
+    return retention.enforce_k_anonymity(_engine(), _client(client_id), as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def purge_expired_files(client_id: str, run: Run) -> dict:
+    """R10: purge quarantined items and exports at their terms."""
+    from include import retention
+
+    return retention.purge_expired_files(_engine(), _client(client_id), as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def vacuum_touched(client_id: str, run: Run) -> dict:
+    """R10: VACUUM (PostgreSQL) the tables tonight changed, so deleted data does not linger."""
+    from include import retention
+
+    return retention.vacuum_touched(_engine(), client_id, as_of=run.as_of, run_id=run.run_id)
+
+
+@step
+def verify_audit(client_id: str, run: Run) -> dict:
+    """R12: fail when the audit trail's hash chain is broken."""
+    from include import retention
+
+    return retention.verify_audit(_engine())
+
+
+@step
+def prove(client_id: str, run: Run) -> dict:
+    """R11: prove with Great Expectations that nothing outlived its term tonight; write the evidence; fail if not."""
+    from include import proof
+
+    summary = proof.prove(_engine(), _client(client_id), run.as_of, run.run_id)
+    log.info("proof passed: %s expectations; report %s", summary.get("expectations"), summary.get("report_html"))
+    return summary
+
+
+INGEST = ("sync_config", "load_responses", "load_recordings", "sweep_landing", "summarise_ingest")
+RETENTION = (
+    "sync_config",
+    "finish_deletions",
+    "destroy_requested",
+    "delete_non_respondents",
+    "anonymise_due",
+    "enforce_k_anonymity",
+    "purge_expired_files",
+    "vacuum_touched",
+    "verify_audit",
+    "prove",
+)
+
+
+def default_args() -> dict[str, Any]:
+    """Owner and retries of every client task; KCM_TASK_RETRIES / KCM_RETRY_DELAY_SECONDS override."""
+    return {
+        "owner": "kcm-data",
+        "retries": int(os.environ.get("KCM_TASK_RETRIES", "2")),
+        "retry_delay": dt.timedelta(seconds=int(os.environ.get("KCM_RETRY_DELAY_SECONDS", "300"))),
+    }
+
+
+class ClientStep(BaseOperator):
+    """Runs one step of this module for one client; its task id is the step's name."""
+
+    ui_color = "#dbe9f6"
+
+    def __init__(self, *, client_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.task_id not in STEPS:
+            raise ValueError(f"unknown step {self.task_id!r}; known: {', '.join(sorted(STEPS))}")
+        self.client_id = client_id
+        self.doc_md = STEPS[self.task_id].__doc__
+
+    def execute(self, context: Any) -> dict:
+        from include import terms
+
+        moment = context.get("logical_date") or context["dag_run"].run_after
+        return STEPS[self.task_id](self.client_id, Run(context["run_id"], terms.as_of_day(moment)))
+
+
+class RefuseBrokenConfig(BaseOperator):
+    """Fails loudly: a client's config does not validate, so nothing may run for it (R1)."""
+
+    ui_color = "#f6d6d6"
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def execute(self, context: Any) -> None:
+        raise ValueError(self.message)
