@@ -192,6 +192,7 @@ CORPUS = [
     Bad("postcode_never_issued", "postcode:format", spoil(postcode="1234 SS")),
     Bad("missing_invitation_moment", "invited_at:required", spoil(invited_at="")),
     Bad("dutch_date_order", "invited_at:format", spoil(invited_at="01-11-2026 09:00")),
+    Bad("nanosecond_timestamp", "invited_at:format", spoil(invited_at="2026-11-01T09:00:00.123456789Z")),
     Bad("thirtieth_of_february", "invited_at:invalid_date", spoil(invited_at="2026-02-30T10:00:00")),
     Bad("birthday_on_29_february_1990", "birth_date:invalid_date", spoil(birth_date="1990-02-29")),
     Bad("born_in_the_future", "birth_date:range", spoil(birth_date="2031-01-01")),

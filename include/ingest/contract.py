@@ -63,8 +63,9 @@ REQUIRED = tuple(column.name for column in COLUMNS if column.required)
 RESPONSE_VALUES = tuple(column.name for column in COLUMNS if column.table == "responses")
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}\Z"
-# ISO 8601 day, optionally with time, fraction and offset ('Z', '+01:00', '+0100', '+01').
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?\Z"
+# ISO 8601 day, optionally with time, fraction (to the microsecond, as stored) and offset
+# ('Z', '+01:00', '+0100', '+01').
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?\Z"
 OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\Z"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IP_PATTERN = rf"^(?:(?:{_OCTET}\.){{3}}{_OCTET}|(?=[0-9A-Fa-f:.]*:)[0-9A-Fa-f:.]{{2,45}})\Z"

@@ -187,9 +187,11 @@ def to_utc(values: pd.Series) -> pd.Series:
     with_offset = present & values.str.contains(contract.OFFSET_PATTERN, regex=True, na=False)
     local = present & ~with_offset
     if with_offset.any():
-        result[with_offset] = pd.to_datetime(values[with_offset], format="ISO8601", utc=True, errors="coerce")
+        result[with_offset] = _microseconds(
+            pd.to_datetime(values[with_offset], format="ISO8601", utc=True, errors="coerce")
+        )
     if local.any():
-        naive = pd.to_datetime(values[local], format="ISO8601", errors="coerce")
+        naive = _microseconds(pd.to_datetime(values[local], format="ISO8601", errors="coerce"))
         # At the autumn clock change 02:30 happens twice: take the first (summer time); the
         # spring gap's 02:30 never happens: move it forward. The calendar day is the same either way.
         zoned = naive.dt.tz_localize(
@@ -197,6 +199,11 @@ def to_utc(values: pd.Series) -> pd.Series:
         )
         result[local] = zoned.dt.tz_convert("UTC")
     return result
+
+
+def _microseconds(moments: pd.Series) -> pd.Series:
+    """Moments at the warehouse's precision, whatever unit pandas parsed them in."""
+    return moments.dt.floor("us").dt.as_unit("us")
 
 
 def amsterdam_day(moments: pd.Series) -> pd.Series:
