@@ -402,8 +402,10 @@ def _open_text(conn: Connection, client: ClientConfig, as_of: dt.date) -> list[C
                 raise ValueError(f"data map: the proof checks open text in responses only, not {table}.{column}")
             statement = sa.text(_sql("r11_open_text_candidates", conn.dialect.name, column=_identifier(column)))
             found = 0
-            rows = conn.execution_options(stream_results=True, yield_per=5_000).execute(
-                statement, {"client_id": client.client_id, "as_of": as_of}
+            rows = conn.execute(
+                statement,
+                {"client_id": client.client_id, "as_of": as_of},
+                execution_options={"stream_results": True, "yield_per": 5_000},
             )
             for row in rows:
                 found += bool(find_identifiers(row.text))
@@ -674,16 +676,22 @@ def validate(client_id: str, checks: list[Check], run_id: str) -> tuple[dict, Pa
         for store in (context.checkpoints, context.validation_definitions, context.suites):
             with contextlib.suppress(Exception):
                 store.delete(name)
-        suite = context.suites.add(gx.ExpectationSuite(name=name, meta={"rule": "R11", "client_id": client_id}))
-        for check in applicable:
-            suite.add_expectation(
-                gxe.ExpectColumnMaxToBeBetween(
-                    column=check.check_id,
-                    min_value=0,
-                    max_value=0,
-                    meta={"rule": check.rule, "table_or_store": check.table_or_store, "counts": check.description},
-                )
+        # Built whole, then saved once: a file context writes the suite on every add_expectation.
+        suite = context.suites.add(
+            gx.ExpectationSuite(
+                name=name,
+                meta={"rule": "R11", "client_id": client_id},
+                expectations=[
+                    gxe.ExpectColumnMaxToBeBetween(
+                        column=check.check_id,
+                        min_value=0,
+                        max_value=0,
+                        meta={"rule": check.rule, "table_or_store": check.table_or_store, "counts": check.description},
+                    )
+                    for check in applicable
+                ],
             )
+        )
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(

@@ -334,6 +334,40 @@ def test_anonymised_answers_with_only_scrub_tags_and_small_numbers_pass(night):
     assert proof.prove(night.eng, night.client, night.as_of, night.run_id)["passed"]
 
 
+def test_every_answer_with_an_identifier_pattern_reaches_the_check(night):
+    """The database pre-selects answers that could hold an identifier; none that does may slip past it."""
+    from faker import Faker
+
+    from include.anonymisers.text import find_identifiers
+
+    fake = Faker("nl_NL")
+    fake.seed_instance(11)
+    texts = ["Bel me: 06-1234 5678.", "+31 6 12 34 56 78", "0 6 1 2 3 4 5 6 7 8", "NL91 ABNA 0417 1643 00",
+             "nl91abna0417164300", "Ik woon op 1234AB", "postcode 1234 AB!", "mail a@b.nl", "BSN 111.222.333",
+             "wachtte 15 minuten, cijfer 8", "<NAAM> belde 2 keer op 3 maart"]  # fmt: skip
+    for _ in range(20):
+        texts += [f"Bel {fake.phone_number()}", f"Rekening {fake.iban()}", f"BSN {fake.ssn()}",
+                  f"Ik woon in {fake.postcode()} {fake.city()}", f"Mail {fake.email()}"]  # fmt: skip
+    with night.eng.connect() as conn:
+        ids = (
+            conn.execute(
+                sa.text("SELECT respondent_id FROM responses WHERE assignment_id = :a ORDER BY respondent_id"),
+                {"a": PAST_TERM},
+            )
+            .scalars()
+            .all()
+        )
+    execute(night, "UPDATE responses SET answer_text = NULL WHERE assignment_id = :a", a=PAST_TERM)
+    with night.eng.begin() as conn:  # several answers per respondent: one statement per text
+        for i, text in enumerate(texts):
+            conn.execute(
+                sa.text("UPDATE responses SET answer_text = :t WHERE respondent_id = :id"), {"t": text, "id": ids[0]}
+            )
+            found = {c.check_id: c.observed for c in proof._open_text(conn, night.client, night.as_of)}
+            assert found["R9 responses.answer_text.identifiers"] == bool(find_identifiers(text)), f"sample {i}"
+    assert sum(bool(find_identifiers(t)) for t in texts) >= 100
+
+
 # --- R10: file stores ----------------------------------------------------------------------------
 
 

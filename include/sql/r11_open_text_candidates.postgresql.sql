@@ -1,7 +1,9 @@
 -- R11 proof of R9: anonymised open answers ({column}) of assignments past term that could
--- hold an identifier pattern. Every kind include.anonymisers.text.find_identifiers reports
--- needs an '@' (e-mail) or at least two digits (phone, IBAN, BSN, postcode), so the rest is
--- left out here; the candidates are checked with find_identifiers in Python.
+-- hold an identifier pattern; the candidates are checked with find_identifiers in Python.
+-- Every kind include.anonymisers.text.find_identifiers reports needs one of: an '@'
+-- (e-mail), two letters and two digits (IBAN), four digits and two letters (postcode), or
+-- seven digits in the whole text (phone, BSN): scrubbed answers with a score or a number of
+-- minutes in them never leave the database. (ASCII digits: the scrubber writes no others.)
 SELECT {column} AS text
 FROM responses
 WHERE client_id = :client_id
@@ -10,4 +12,4 @@ WHERE client_id = :client_id
                         WHERE client_id = :client_id
                           AND term_ends_on <= :as_of)
   AND {column} IS NOT NULL
-  AND {column} ~ '@|[0-9].*[0-9]'
+  AND {column} ~ '@|[A-Za-z]{{2}}[0-9]{{2}}|[1-9][0-9]{{3}} ?[A-Za-z]{{2}}|([0-9][^0-9]*){{7}}'
