@@ -1,0 +1,97 @@
+"""R6/R10: a request's identifiers do not outlive it in Airflow's own metadata.
+
+Airflow keeps every run's conf (`dag_run.conf`) and the trigger in its audit log
+(`log`); scripts/purge_airflow_metadata.py removes finished request runs after their
+term. These tests run a request through Airflow's runner on the session's metadata
+DB, then look for the person's identifiers where an auditor would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_subject_requests import DAG_ID, RUN_DAY, SECRET, _conf, _succeeded, build_world
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def suppression_secret(monkeypatch):
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", SECRET)
+
+
+def purge(*args: str) -> subprocess.CompletedProcess:
+    """The purge as the scheduler host runs it: its own process, next to the running Airflow."""
+    command = [sys.executable, "-m", "scripts.purge_airflow_metadata", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), cwd=ROOT, timeout=120)
+
+
+def metadata_hits(airflow_home: Path, values: list[str]) -> dict[str, int]:
+    """Rows of every table of Airflow's metadata DB holding any of the values (as text, any case)."""
+    needles = [v.lower() for v in values]
+    hits: dict[str, int] = {}
+    with contextlib.closing(sqlite3.connect(airflow_home / "airflow.db")) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            found = 0
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                text = " ".join(v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v) for v in row).lower()
+                found += any(n in text for n in needles)
+            if found:
+                hits[table] = found
+    return hits
+
+
+def log_hits(airflow_home: Path, values: list[str]) -> list[str]:
+    needles = [v.lower() for v in values]
+    logs = Path(os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"])
+    return sorted(
+        str(p.relative_to(logs))
+        for p in logs.rglob("*")
+        if p.is_file() and any(n in p.read_bytes().decode("utf-8", "ignore").lower() for n in needles)
+    )
+
+
+def test_erased_persons_identifiers_are_gone_from_airflow_metadata_after_the_purge(warehouse, clients_dir, airflow_db):
+    person = build_world(warehouse, clients_dir).person
+    given = [person.email, person.phone_delivered]
+    conf = _conf("erasure", email=person.email, phone=person.phone_delivered)
+    # As the data team runs it: the CLI, whose command line Airflow writes to its audit log.
+    command = [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, "2026-11-20", "-c", json.dumps(conf)]
+    finished = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+
+    # Airflow itself holds the request's conf and command line; KCM's tasks added the identifiers nowhere else.
+    before = metadata_hits(airflow_db, given)
+    assert before.get("dag_run", 0) >= 1 and before.get("log", 0) >= 1, before
+    assert set(before) <= {"dag_run", "log"}, f"identifiers reached {sorted(before)} (XCom? rendered fields?)"
+    assert log_hits(airflow_db, person.planted) == []
+    task_output = (finished.stdout + finished.stderr).lower().replace(json.dumps(conf).lower(), "")
+    assert not any(v.lower() in task_output for v in person.planted), "task logs must not print identifiers"
+
+    purged = purge("--days", "0")
+
+    assert purged.returncode == 0, purged.stderr[-2000:]
+    assert "deleted" in purged.stdout and " 0 run(s)" not in purged.stdout
+    assert metadata_hits(airflow_db, given) == {}
+    raw = b"".join(p.read_bytes() for p in airflow_db.glob("airflow.db*")).lower()
+    assert not any(v.lower().encode() in raw for v in given), "deleted rows linger in the database file"
+
+
+def test_purge_keeps_runs_younger_than_the_term_and_says_what_it_would_do(warehouse, clients_dir, run_dag, airflow_db):
+    person = build_world(warehouse, clients_dir).person
+    assert _succeeded(run_dag(DAG_ID, RUN_DAY, conf=_conf("access", email=person.email)))
+
+    assert purge("--days", "7").returncode == 0
+    assert metadata_hits(airflow_db, [person.email]).get("dag_run", 0) >= 1, "a run of today is within its term"
+    dry_run = purge("--days", "0", "--dry-run")
+    assert dry_run.returncode == 0 and "would delete" in dry_run.stdout
+    assert metadata_hits(airflow_db, [person.email]).get("dag_run", 0) >= 1
