@@ -31,12 +31,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from include import audit, quarantine, settings, sql, suppression
+from include import audit, identifiers, quarantine, settings, sql, suppression
 from include.config import ClientConfig
-from include.ingest import contract, deliveries, landing, summary
+from include.ingest import contract, deliveries, landing, summary, validation
 
 log = logging.getLogger(__name__)
 
@@ -307,8 +309,6 @@ def _load(
     as_of: dt.date,
     chunk_records: int,
 ) -> Outcome:
-    from include.ingest import validation
-
     cells, delimiter = _read_header(source)
     header = contract.match_header(cells)
     if header.repeated:
@@ -407,7 +407,14 @@ class _Checker:
     """Validates chunks of one file: cleans and normalises cells, runs the suite, tracks keys across chunks."""
 
     def __init__(
-        self, conn: Connection, client_id: str, suite, header: contract.Header, width: int, country: str, as_of: dt.date
+        self,
+        conn: Connection,
+        client_id: str,
+        suite: validation.ResponsesSuite,
+        header: contract.Header,
+        width: int,
+        country: str,
+        as_of: dt.date,
     ) -> None:
         self.conn = conn
         self.client_id = client_id
@@ -421,12 +428,8 @@ class _Checker:
         self.repeated_later: set[str] = set()
         self.suppressed = 0
 
-    def check(self, chunk: list[tuple[int, list[str]]], rejected: quarantine.RowQuarantine):
+    def check(self, chunk: list[tuple[int, list[str]]], rejected: quarantine.RowQuarantine) -> pd.DataFrame | None:
         """Quarantine the chunk's bad records; return its valid records, normalised, for staging."""
-        import pandas as pd
-
-        from include.ingest import validation
-
         first = chunk[0][0]
         shaped = [(number, cells) for number, cells in chunk if len(cells) == self.width]
         for number, cells in chunk:
@@ -451,9 +454,7 @@ class _Checker:
         good = frame.index.difference(pd.Index(list(problems), dtype=frame.index.dtype))
         return _staged(frame.loc[good], moments.invited_at[good], moments.responded_at[good])
 
-    def _repeated_keys(self, frame, problems: dict) -> None:
-        import numpy as np
-
+    def _repeated_keys(self, frame: pd.DataFrame, problems: validation.Problems) -> None:
         keys = (frame["assignment_id"] + _KEY_SEPARATOR + frame["respondent_ref"]).dropna()
         seen = self.seen_keys
         again = np.fromiter((key in seen for key in keys), dtype=bool, count=len(keys))
@@ -463,10 +464,8 @@ class _Checker:
         seen.update(keys)
 
 
-def _frame(rows: list[tuple[int, list[str]]], header: contract.Header):
+def _frame(rows: list[tuple[int, list[str]]], header: contract.Header) -> pd.DataFrame:
     """Contract columns of well-shaped records as text, stripped, '' as missing; indexed by record number."""
-    import pandas as pd
-
     numbers = pd.Index([number for number, _ in rows])
     by_position = list(zip(*(cells for _, cells in rows), strict=True))
     # A list comprehension strips and blanks in one pass: twice as fast as pandas' str.strip plus mask.
@@ -478,11 +477,9 @@ def _frame(rows: list[tuple[int, list[str]]], header: contract.Header):
     )
 
 
-def _normalise(frame, country: str) -> None:
+def _normalise(frame: pd.DataFrame, country: str) -> None:
     """E-mail, phone and postcode in their stored form (include.identifiers). A value that does not
     normalise stays as delivered, so the suite's format check reports it."""
-    from include import identifiers
-
     normalisers = {
         "email": identifiers.normalise_emails,
         "phone": lambda values: identifiers.normalise_phones(values, country),
@@ -493,12 +490,8 @@ def _normalise(frame, country: str) -> None:
             frame[name] = normalise(frame[name]).fillna(frame[name])
 
 
-def _staged(frame, invited_at, responded_at):
+def _staged(frame: pd.DataFrame, invited_at: pd.Series, responded_at: pd.Series) -> pd.DataFrame:
     """The staging table's columns, in its order, as text the database parses."""
-    import pandas as pd
-
-    from include.ingest import validation
-
     staged = pd.DataFrame(index=frame.index)
     for name in STAGED:
         if name == "invited_at":
@@ -514,7 +507,7 @@ def _staged(frame, invited_at, responded_at):
     return staged
 
 
-def _utc_text(moments):
+def _utc_text(moments: pd.Series) -> pd.Series:
     """UTC moments as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite form; PostgreSQL gets '+00' added)."""
     return moments.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -549,7 +542,7 @@ class _Staging:
         conn.execute(sql.statement("ingest_staging_drop", self.dialect))
         conn.execute(sql.statement("ingest_staging_create", self.dialect))
 
-    def add(self, staged) -> None:
+    def add(self, staged: pd.DataFrame | None) -> None:
         if staged is None or staged.empty:
             return
         columns = [staged[name].to_numpy(dtype=object, na_value=None) for name in STAGED]

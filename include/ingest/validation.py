@@ -98,7 +98,7 @@ class ResponsesSuite:
             _raise_if_broken(detail)
             column, code = config.meta["column"], config.meta["code"]
             for record in detail.result["unexpected_index_list"]:
-                problems[int(record)].append((column, code))
+                problems.setdefault(int(record), []).append((column, code))
         return problems
 
 
@@ -216,7 +216,7 @@ def check_parsed(frame: pd.DataFrame, problems: Problems, *, as_of: dt.date) -> 
 
     def flag(mask: pd.Series, column: str, code: str) -> None:
         for record in mask.index[mask.to_numpy()]:
-            problems[int(record)].append((column, code))
+            problems.setdefault(int(record), []).append((column, code))
 
     def badly_formatted(column: str) -> pd.Series:
         bad = {record for record, found in problems.items() if (column, "format") in found}
