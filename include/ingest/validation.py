@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
@@ -194,9 +195,7 @@ def to_utc(values: pd.Series) -> pd.Series:
         naive = _microseconds(pd.to_datetime(values[local], format="ISO8601", errors="coerce"))
         # At the autumn clock change 02:30 happens twice: take the first (summer time); the
         # spring gap's 02:30 never happens: move it forward. The calendar day is the same either way.
-        zoned = naive.dt.tz_localize(
-            AMSTERDAM, ambiguous=pd.Series(True, index=naive.index).to_numpy(), nonexistent="shift_forward"
-        )
+        zoned = naive.dt.tz_localize(AMSTERDAM, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
         result[local] = zoned.dt.tz_convert("UTC")
     return result
 
@@ -218,7 +217,7 @@ def check_parsed(frame: pd.DataFrame, problems: Problems, *, as_of: dt.date) -> 
         for record in mask.index[mask.to_numpy()]:
             problems.setdefault(int(record), []).append((column, code))
 
-    def badly_formatted(column: str) -> pd.Series:
+    def badly_formatted(column: str) -> np.ndarray:
         bad = {record for record, found in problems.items() if (column, "format") in found}
         return frame.index.isin(list(bad))
 
