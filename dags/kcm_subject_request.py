@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, task
+from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, get_parsing_context, task
 
 from include import config
 from include.subject_requests import ALL_CLIENTS_CHOICE, REQUEST_TYPES, rectifiable_fields
@@ -92,72 +92,77 @@ def _client_choices() -> list[str]:
 
 _IDENTIFIER_HELP = "Compared after normalising (case and spaces; phone numbers to E.164)."
 
-with DAG(
-    dag_id="kcm_subject_request",
-    description="Answer a data-subject request: access, export, rectification, erasure, objection (R6, R7)",
-    doc_md=__doc__,
-    schedule=None,
-    start_date=START,
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=["kcm", "subject-request"],
-    params={
-        "client": Param(
-            ALL_CLIENTS_CHOICE,
-            type="string",
-            enum=_client_choices(),
-            title="Client",
-            description="The client whose data the request is about, or 'all' to search every client.",
-        ),
-        "request_type": Param(
-            type="string",
-            enum=list(REQUEST_TYPES),
-            title="Request type",
-            description="access: copy of the data; export: machine-readable, with recordings; rectification: "
-            "correct fields; erasure: delete everything; objection: erase and keep out of later deliveries (R7).",
-            values_display={
-                "access": "Access (GDPR art. 15)",
-                "export": "Export (art. 20, with recordings)",
-                "rectification": "Rectification (art. 16)",
-                "erasure": "Erasure (art. 17)",
-                "objection": "Objection / opt-out (art. 21, R7)",
-            },
-        ),
-        "email": Param(None, type=["null", "string"], title="E-mail", description=_IDENTIFIER_HELP),
-        "phone": Param(
-            None,
-            type=["null", "string"],
-            title="Phone",
-            description=_IDENTIFIER_HELP + " National numbers are read in the client's country (NL for all clients).",
-        ),
-        "respondent_ref": Param(
-            None,
-            type=["null", "string"],
-            title="Respondent ref",
-            description="The client's key for the person (needs a client, not 'all'). " + _IDENTIFIER_HELP,
-        ),
-        "customer_number": Param(
-            None,
-            type=["null", "string"],
-            title="Customer number",
-            description="The client's customer number (needs a client, not 'all'). " + _IDENTIFIER_HELP,
-        ),
-        "received_on": Param(
-            type="string",
-            format="date",
-            title="Received on",
-            description="The day KCM received the request; it is due one calendar month later.",
-        ),
-        "new_values": Param(
-            {},
-            type="object",
-            title="New values (rectification only)",
-            description='JSON object of field to corrected value, e.g. {"phone": "06-12345678"}. Rectifiable: '
-            + ", ".join(rectifiable_fields()),
-        ),
-    },
-) as subject_request_dag:
-    carry_out_request(record_request(validate_request()))
+
+def request_dag() -> DAG:
+    """The manual request DAG: its Params are the trigger form; the same keys work as --conf JSON."""
+    with DAG(
+        dag_id="kcm_subject_request",
+        description="Answer a data-subject request: access, export, rectification, erasure, objection (R6, R7)",
+        doc_md=__doc__,
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=["kcm", "subject-request"],
+        params={
+            "client": Param(
+                ALL_CLIENTS_CHOICE,
+                type="string",
+                enum=_client_choices(),
+                title="Client",
+                description="The client whose data the request is about, or 'all' to search every client.",
+            ),
+            "request_type": Param(
+                type="string",
+                enum=list(REQUEST_TYPES),
+                title="Request type",
+                description="access: copy of the data; export: machine-readable, with recordings; rectification: "
+                "correct fields; erasure: delete everything; objection: erase and keep out of later deliveries (R7).",
+                values_display={
+                    "access": "Access (GDPR art. 15)",
+                    "export": "Export (art. 20, with recordings)",
+                    "rectification": "Rectification (art. 16)",
+                    "erasure": "Erasure (art. 17)",
+                    "objection": "Objection / opt-out (art. 21, R7)",
+                },
+            ),
+            "email": Param(None, type=["null", "string"], title="E-mail", description=_IDENTIFIER_HELP),
+            "phone": Param(
+                None,
+                type=["null", "string"],
+                title="Phone",
+                description=_IDENTIFIER_HELP
+                + " National numbers are read in the client's country (NL for all clients).",
+            ),
+            "respondent_ref": Param(
+                None,
+                type=["null", "string"],
+                title="Respondent ref",
+                description="The client's key for the person (needs a client, not 'all'). " + _IDENTIFIER_HELP,
+            ),
+            "customer_number": Param(
+                None,
+                type=["null", "string"],
+                title="Customer number",
+                description="The client's customer number (needs a client, not 'all'). " + _IDENTIFIER_HELP,
+            ),
+            "received_on": Param(
+                type="string",
+                format="date",
+                title="Received on",
+                description="The day KCM received the request; it is due one calendar month later.",
+            ),
+            "new_values": Param(
+                {},
+                type="object",
+                title="New values (rectification only)",
+                description='JSON object of field to corrected value, e.g. {"phone": "06-12345678"}. Rectifiable: '
+                + ", ".join(rectifiable_fields()),
+            ),
+        },
+    ) as dag:
+        carry_out_request(record_request(validate_request()))
+    return dag
 
 
 @task
@@ -169,20 +174,36 @@ def check_due_dates() -> dict:
     return subject_requests.check_due(warehouse.engine(), as_of=as_of, run_id=run_id)
 
 
-with DAG(
-    dag_id="kcm_subject_request_due",
-    description="Daily R6 check: no subject request open past its due date",
-    doc_md="""# Subject-request due dates (R6)
+DUE_CHECK_DOC = """# Subject-request due dates (R6)
 
 Every morning at 07:00 Europe/Amsterdam: lists every open request with its due date
 (task log and `KCM_HOME/reports/subject_requests_open.csv`), warns about those due
 within 7 days, and **fails** when any request is open past its due date.
-""",
-    schedule=CronTriggerTimetable(DUE_CHECK_SCHEDULE, timezone="Europe/Amsterdam"),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args={**DEFAULT_ARGS, "retries": 0},
-    tags=["kcm", "subject-request"],
-) as due_check_dag:
-    check_due_dates()
+"""
+
+
+def due_check_dag() -> DAG:
+    """The daily R6 check of due dates."""
+    with DAG(
+        dag_id="kcm_subject_request_due",
+        description="Daily R6 check: no subject request open past its due date",
+        doc_md=DUE_CHECK_DOC,
+        schedule=CronTriggerTimetable(DUE_CHECK_SCHEDULE, timezone="Europe/Amsterdam"),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "retries": 0},
+        tags=["kcm", "subject-request"],
+    ) as dag:
+        check_due_dates()
+    return dag
+
+
+def build() -> dict[str, DAG]:
+    """The DAGs of this file; a task run of any other DAG builds none of them."""
+    builders = {"kcm_subject_request": request_dag, "kcm_subject_request_due": due_check_dag}
+    wanted = get_parsing_context().dag_id
+    return {dag_id: builder() for dag_id, builder in builders.items() if not wanted or wanted == dag_id}
+
+
+globals().update(build())

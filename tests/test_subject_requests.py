@@ -541,3 +541,24 @@ def test_request_due_date_is_one_calendar_month_clamped_at_month_end(clients_dir
     )
     assert request.due_on == dt.date(2027, 2, 28)
     assert "jan@example.nl" not in repr(request)
+
+
+def test_demo_answers_one_request_of_each_type_and_reports_counts_only(world, warehouse, clients_dir):
+    clients = [get_client("acme"), get_client("beta")]
+    answers = subject_requests.demo_requests(warehouse, clients, as_of=AS_OF)
+
+    assert [a["status"] for a in answers] == ["done"] * 5
+    assert [_request_type(warehouse, a["request_id"]) for a in answers] == list(subject_requests.REQUEST_TYPES)
+    assert all(a["people"] >= 1 for a in answers)
+    text = subject_requests.describe(answers) + json.dumps(answers)
+    with warehouse.connect() as conn:
+        people = conn.execute(sa.text("SELECT email, phone FROM respondents")).all()
+    assert not any(value and value in text for row in people for value in row)
+    assert world.person.email not in text
+
+
+def _request_type(eng, request_id: str) -> str:
+    with eng.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT request_type FROM subject_requests WHERE request_id = :r"), {"r": request_id}
+        ).scalar_one()
