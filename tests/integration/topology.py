@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -143,6 +144,8 @@ class Topology:
             "KCM_HOME": str(self.kcm_home),
             "KCM_CLIENTS_DIR": str(self.clients_dir),
             "KCM_SUPPRESSION_SECRET": secrets.token_urlsafe(32),
+            # deduce builds its lookup cache once (1-2 minutes); every run on this machine shares it.
+            "KCM_DEDUCE_CACHE": os.environ.get("KCM_DEDUCE_CACHE") or str(PROJECT / "var" / "cache" / "deduce"),
             "GX_ANALYTICS_ENABLED": "false",
             "SCARF_ANALYTICS": "false",
             "DO_NOT_TRACK": "1",
@@ -247,6 +250,16 @@ class Topology:
     def logs_tail(self, lines: int = 40) -> str:
         return "\n".join(f"--- {name} ---\n{self.log_tail(name, lines)}" for name in self.processes)
 
+    def parse_durations(self, file_name: str = "kcm_clients.py") -> list[float]:
+        """Seconds each parse of a DAG file took, oldest first, from the dag-processor's stats tables."""
+        pattern = re.compile(rf"\s{re.escape(file_name)}\s.*?(\d+(?:\.\d+)?)s\s+(\d{{4}}-\d\d-\d\dT\S+)")
+        seen: dict[str, float] = {}
+        log = self.logs / "dag-processor.log"
+        for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+            if match := pattern.search(line):
+                seen.setdefault(match.group(2), float(match.group(1)))
+        return list(seen.values())
+
     def wait_until(self, predicate, timeout: float, what: str, interval: float = 0.5):
         """Poll `predicate` until it returns something truthy; fail naming `what` and the components' logs."""
         deadline = time.monotonic() + timeout
@@ -286,12 +299,27 @@ class AirflowApi:
             raise TopologyError(f"{method} {path}: {answer.status_code} {answer.text[:500]}")
         return answer
 
+    def pages(
+        self, method: str, path: str, key: str, *, params: dict | None = None, body: dict | None = None
+    ) -> list[dict]:
+        """Every item of a paged list endpoint (the API returns at most 100 per page)."""
+        items: list[dict] = []
+        while True:
+            if method == "GET":
+                page = self.request("GET", path, params={**(params or {}), "limit": 100, "offset": len(items)}).json()
+            else:
+                page = self.request(
+                    method, path, json={**(body or {}), "page_limit": 100, "page_offset": len(items)}
+                ).json()
+            items += page[key]
+            if not page[key] or len(items) >= page["total_entries"]:
+                return items
+
     def dag_ids(self, prefix: str = "kcm_") -> set[str]:
-        answer = self.request("GET", "/api/v2/dags", params={"dag_id_pattern": prefix, "limit": 10_000})
-        return {d["dag_id"] for d in answer.json()["dags"]}
+        return {d["dag_id"] for d in self.pages("GET", "/api/v2/dags", "dags", params={"dag_id_pattern": prefix})}
 
     def import_errors(self) -> list[dict]:
-        return self.request("GET", "/api/v2/importErrors", params={"limit": 100}).json()["import_errors"]
+        return self.pages("GET", "/api/v2/importErrors", "import_errors")
 
     def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 120) -> None:
         wanted = set(dag_ids)
@@ -318,8 +346,13 @@ class AirflowApi:
     def run(self, dag_id: str, run_id: str) -> dict:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()
 
-    def wait_for_runs(self, runs: Iterable[tuple[str, str]], timeout: float = 300) -> dict[tuple[str, str], dict]:
-        """Wait until every (dag_id, run_id) finished; return each run's JSON (state, start and end dates)."""
+    def wait_for_runs(
+        self, runs: Iterable[tuple[str, str]], timeout: float = 300, *, fail_on_retry: bool = True
+    ) -> dict[tuple[str, str], dict]:
+        """Wait until every (dag_id, run_id) finished; return each run's JSON (state, start and end dates).
+
+        With `fail_on_retry`, a task waiting for a retry fails the wait at once (retries are minutes apart).
+        """
         pending = set(runs)
         done: dict[tuple[str, str], dict] = {}
 
@@ -329,6 +362,10 @@ class AirflowApi:
                 if run["state"] in FINISHED:
                     done[key] = run
                     pending.discard(key)
+                elif fail_on_retry:
+                    retrying = {t: s for t, s in self.task_states(*key).items() if s in ("up_for_retry", "failed")}
+                    if retrying:
+                        raise TopologyError(f"{key[0]} {key[1]}: task(s) failed: {retrying}")
             return not pending
 
         if self.topology:
@@ -338,16 +375,58 @@ class AirflowApi:
         return done
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        answer = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        instances = self.pages("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
         return {
             f"{ti['task_id']}[{ti['map_index']}]" if ti["map_index"] >= 0 else ti["task_id"]: ti["state"]
-            for ti in answer.json()["task_instances"]
+            for ti in instances
         }
 
     def runs_of(self, dag_id_prefix: str = "kcm_") -> list[dict]:
         """Every DAG run of the DAGs matching a prefix (for overlap checks)."""
-        body = {"dag_ids": sorted(self.dag_ids(dag_id_prefix)), "page_limit": 10_000}
-        return self.request("POST", "/api/v2/dags/~/dagRuns/list", json=body).json()["dag_runs"]
+        body = {"dag_ids": sorted(self.dag_ids(dag_id_prefix))}
+        return self.pages("POST", "/api/v2/dags/~/dagRuns/list", "dag_runs", body=body)
+
+    def task_instances_of(self, dag_id_prefix: str = "kcm_") -> list[dict]:
+        """Every task instance of the DAGs matching a prefix (for concurrency checks)."""
+        body = {"dag_ids": sorted(self.dag_ids(dag_id_prefix))}
+        return self.pages("POST", "/api/v2/dags/~/dagRuns/~/taskInstances/list", "task_instances", body=body)
+
+
+def client_of(dag_id: str) -> str | None:
+    """The client a per-client DAG belongs to (kcm_ingest__acme -> acme); None for shared DAGs."""
+    return dag_id.split("__", 1)[1] if "__" in dag_id else None
+
+
+def overlapping_runs(runs: Iterable[Mapping]) -> list[tuple[str, str, str]]:
+    """(client, run, run) for every two runs of one client whose start-to-end spans intersect (design §6)."""
+    return _overlaps(runs, lambda r: f"{r['dag_id']}/{r['dag_run_id']}")
+
+
+def overlapping_tasks(task_instances: Iterable[Mapping]) -> list[tuple[str, str, str]]:
+    """(client, task, task) for every two task instances of one client that ran at the same time."""
+    return _overlaps(task_instances, lambda t: f"{t['dag_id']}/{t['dag_run_id']}/{t['task_id']}[{t['map_index']}]")
+
+
+def _overlaps(spans: Iterable[Mapping], name) -> list[tuple[str, str, str]]:
+    found = []
+    by_client: dict[str, list[Mapping]] = {}
+    for span in spans:
+        client_id = client_of(span["dag_id"])
+        if client_id and span.get("start_date") and span.get("end_date"):
+            by_client.setdefault(client_id, []).append(span)
+    for client_id, mine in sorted(by_client.items()):
+        mine.sort(key=lambda r: _moment(r["start_date"]))
+        latest = mine[0]
+        for span in mine[1:]:
+            if _moment(span["start_date"]) < _moment(latest["end_date"]):
+                found.append((client_id, name(latest), name(span)))
+            if _moment(span["end_date"]) > _moment(latest["end_date"]):
+                latest = span
+    return found
+
+
+def _moment(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _poll(predicate, timeout: float, what: str, interval: float = 1) -> None:

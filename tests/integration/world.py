@@ -36,7 +36,7 @@ from tests.factories import write_client
 
 AS_OF = dt.date(2026, 11, 20)
 NIGHT = dt.date(2026, 11, 19)
-REPORT = "noordzee_energie/kcm_report_noordzee_energie_2026-11-19.html"
+REPORT = "noordzee_energie/nightly/2026-11-19.html"  # where include.reports writes the night's report
 
 
 @dataclass
@@ -259,7 +259,7 @@ def _nights(eng: Engine) -> None:
         client_id="noordzee_energie",
         as_of=NIGHT,
         run_id="scheduled__2026-11-19T01:00:00+00:00",
-        counts={"expectations": 14, "failed": [], "report_html": REPORT},
+        counts={"expectations": 14, "failed": 0, "not_applicable": 2, "failed_checks": {}},
     )
     audit.append(
         eng,
@@ -268,7 +268,7 @@ def _nights(eng: Engine) -> None:
         client_id="zuid_telecom",
         as_of=NIGHT,
         run_id="scheduled__2026-11-19T01:00:00+00:00",
-        counts={"expectations": 14, "failed": [{"rule": "R2", "table": "respondents", "count": 2}]},
+        counts={"expectations": 14, "failed": 1, "not_applicable": 2, "failed_checks": {"r2_respondents_email": 2}},
     )
 
 
@@ -277,7 +277,7 @@ def _requests(eng: Engine) -> None:
         for request_id, kind, scope, received, due, status in (
             ("req-zt-1", "access", "zuid_telecom", dt.date(2026, 10, 1), dt.date(2026, 11, 1), "open"),
             ("req-all-1", "erasure", "*", dt.date(2026, 11, 15), dt.date(2026, 12, 15), "open"),
-            ("req-nz-0", "export", "noordzee_energie", dt.date(2026, 10, 2), dt.date(2026, 11, 2), "completed"),
+            ("req-nz-0", "export", "noordzee_energie", dt.date(2026, 10, 2), dt.date(2026, 11, 2), "done"),
         ):
             conn.execute(
                 sa.text(
