@@ -29,7 +29,7 @@ OVERVIEW_NIGHT_DAYS = 14
 DETAIL_NIGHT_DAYS = 60
 NIGHTS_SHOWN = 10
 HISTORY_DAYS = 180
-REPORT_SUFFIXES = (".html", ".json")
+REPORT_SUFFIXES = (".html", ".json", ".css")
 # Audit actions whose rows.respondents are people deleted outright (R3, R4, R6 erasure, R7 objection).
 _DELETING_RULES = frozenset({"R3", "R4", "R6", "R7"})
 
@@ -455,25 +455,20 @@ def _proof(row: sa.Row) -> Proof:
 
 
 def _report_of(counts: Mapping[str, object], client_id: str, as_of: dt.date | None) -> str | None:
+    """The auditor report of a proof: the path its event names, else the one include.reports writes for its night."""
+    from include import reports
+
     base = settings.reports_dir().resolve()
-    for key in ("report_html", "report", "report_json"):
-        value = counts.get(key)
-        if isinstance(value, str) and value:
-            path = Path(value)
-            path = path if path.is_absolute() else base / path
-            with contextlib.suppress(ValueError):
-                relative = path.resolve().relative_to(base).as_posix()
-                if report_file(relative):
-                    return relative
-    if as_of is None or not base.is_dir():
-        return None
-    # No path in the event: the auditor report the proof writes for this client and night.
-    candidates = sorted(
-        p
-        for p in base.rglob(f"*{as_of.isoformat()}*.html")
-        if client_id in p.relative_to(base).parts or client_id in p.name
-    )
-    return candidates[0].relative_to(base).as_posix() if candidates else None
+    named = [counts[key] for key in ("report_html", "report") if isinstance(counts.get(key), str) and counts[key]]
+    if as_of is not None:
+        named.append(str(reports.nightly_paths(client_id, as_of)["html"]))
+    for value in named:
+        path = Path(value) if Path(value).is_absolute() else base / value
+        with contextlib.suppress(ValueError):
+            relative = path.resolve().relative_to(base).as_posix()
+            if report_file(relative):
+                return relative
+    return None
 
 
 def _open_requests(conn: Connection, as_of: dt.date) -> list[SubjectRequest]:

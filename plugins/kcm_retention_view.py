@@ -24,6 +24,19 @@ from airflow.plugins_manager import AirflowPlugin
 URL_PREFIX = "/retention"
 RESOURCE_NAME = "Retention"
 TEMPLATES = Path(__file__).resolve().parent / "kcm_retention_view" / "templates"
+# The view has no script: nothing but its own styles may load, only Airflow may frame it, nothing is cached.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'self'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+# Reports are files on disk served from Airflow's origin: sandboxed, so no script in one can act as the user.
+REPORT_HEADERS = {
+    "Content-Security-Policy": "sandbox",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class _AppOnFirstRequest:
@@ -107,7 +120,7 @@ def create_app():
         return dashboard.overview(eng, day, client_ids=allowed)
 
     def render(name: str, **context: Any) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**context))
+        return HTMLResponse(templates.get_template(name).render(**context), headers=PAGE_HEADERS)
 
     @app.get("/", response_class=HTMLResponse)
     def overview_page(user: User, as_of: Annotated[str | None, Query()] = None) -> HTMLResponse:
@@ -143,7 +156,7 @@ def create_app():
         path = dashboard.report_file(relative)
         if path is None:
             raise HTTPException(404, "no such report")
-        return FileResponse(path)
+        return FileResponse(path, headers=REPORT_HEADERS)
 
     return app
 
