@@ -467,6 +467,14 @@ def carry_out(
             return {"request_id": request_id, "status": "done", **json.loads(recorded["outcome"])}
         matches = _match(conn, request)
         countries = _countries(conn, clients)
+    found = {"clients_matched": len(matches), "people": sum(m.people for m in matches.values()),
+             "respondents": sum(len(m.ids) for m in matches.values())}  # fmt: skip
+    earlier = json.loads(recorded["outcome"] or "{}")
+    if earlier.get("respondents", 0) > found["respondents"]:
+        found = {key: earlier[key] for key in found}  # a retry after an erasure that had started
+    else:
+        with eng.begin() as conn:
+            _run(conn, "r6_request_matched", {"request_id": request_id, "outcome": json.dumps(found)})
     handler = {
         "access": _answer_access,
         "export": _answer_access,
@@ -477,17 +485,11 @@ def carry_out(
     per_client, export_path = handler(
         eng, request, request_id, matches, countries=countries, run_id=run_id, as_of=as_of
     )
-    outcome = {
-        "matched": bool(matches),
-        "clients_matched": len(matches),
-        "people": sum(m.people for m in matches.values()),
-        "respondents": sum(len(m.ids) for m in matches.values()),
-        "clients": per_client,
-    }
+    outcome = {"matched": found["respondents"] > 0, **found, "clients": per_client}
     _complete(eng, request, request_id, outcome, export_path, run_id=run_id, as_of=as_of)
-    if matches:
+    if outcome["matched"]:
         log.info("%s: %s done: %d people (%d records) in %d client(s)", request_id, request.request_type,
-                 outcome["people"], outcome["respondents"], len(matches))  # fmt: skip
+                 outcome["people"], outcome["respondents"], outcome["clients_matched"])  # fmt: skip
     else:
         log.info("%s: %s done: the request matches nobody in %s", request_id, request.request_type,
                  _scope_text(request.client_scope))  # fmt: skip
@@ -717,7 +719,7 @@ def _quarantine(client_id: str, needles: _Needles, *, erase: bool) -> _Quarantin
             else:
                 _unlink_with_reason(path)
                 findings.deleted.append(relative)
-        elif _is_text(path) and needles.mentions(path.read_bytes().decode("utf-8", errors="replace")):
+        elif _is_text(path) and _file_mentions(path, needles):
             findings.rows_found.append({"quarantine_file": path.name, "_reasons": "whole file quarantined"})
             if erase:
                 _unlink_with_reason(path)
@@ -736,6 +738,12 @@ def _is_text(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(8192)
     return b"\x00" not in head and not head.startswith(b"RIFF")
+
+
+def _file_mentions(path: Path, needles: _Needles) -> bool:
+    """Line by line (an identifier never spans lines): a large quarantined file is never read whole."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        return any(needles.mentions(line) for line in handle)
 
 
 def _unlink_with_reason(path: Path) -> None:

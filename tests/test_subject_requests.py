@@ -562,3 +562,25 @@ def _request_type(eng, request_id: str) -> str:
         return conn.execute(
             sa.text("SELECT request_type FROM subject_requests WHERE request_id = :r"), {"r": request_id}
         ).scalar_one()
+
+
+def test_erasure_retried_after_a_crash_finishes_and_still_reports_whom_it_was_about(world, warehouse, monkeypatch):
+    clients = [get_client("acme"), get_client("beta")]
+    request = subject_requests.parse(_conf("erasure", email=world.person.email), as_of=AS_OF, clients=clients)
+    request_id = subject_requests.record(warehouse, request, run_id="manual__crash", as_of=AS_OF)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker lost")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(subject_requests, "_complete", crash)
+        with pytest.raises(RuntimeError):
+            subject_requests.carry_out(warehouse, request, request_id, run_id="manual__crash", as_of=AS_OF,
+                                       clients=clients)  # fmt: skip
+    assert subject_requests.open_requests(warehouse)[0]["request_id"] == request_id
+
+    answer = subject_requests.carry_out(warehouse, request, request_id, run_id="manual__crash", as_of=AS_OF,
+                                        clients=clients)  # fmt: skip
+    assert (answer["matched"], answer["people"], answer["respondents"]) == (True, 2, 3)
+    assert warehouse_hits(warehouse, world.person.planted) == {}
+    assert subject_requests.open_requests(warehouse) == []
