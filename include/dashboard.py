@@ -16,7 +16,7 @@ import functools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -161,12 +161,14 @@ class HistoryPoint:
 
 @dataclass(frozen=True)
 class ClientDetail:
+    """One client's page: its line, its recent nights and the chart's history."""
+
     client: ClientRow
     as_of: dt.date
     horizon: dt.date
     requests_tracked: bool
     nights: tuple[Night, ...] = ()
-    history: tuple[HistoryPoint, ...] = field(default=())
+    history: tuple[HistoryPoint, ...] = ()
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -314,10 +316,10 @@ def _client_rows(
         return []
     ids = {c.client_id for c in clients}
     stored: dict[str, Counter] = defaultdict(Counter)
-    for row in _run(conn, "dashboard_stored", {}):
+    for row in _run(conn, "dashboard_stored", {"client_id": client_id}):
         if row.client_id in ids:
             stored[row.client_id][row.kind] = int(row.stored)
-    due = _due_assignments(conn, as_of, horizon, ids)
+    due = _due_assignments(conn, as_of, horizon, ids, client_id)
     non_respondents = _due_non_respondents(conn, clients, as_of, horizon)
     proofs = {
         row.client_id: _proof(row)
@@ -345,11 +347,11 @@ def _client_rows(
 
 
 def _due_assignments(
-    conn: Connection, as_of: dt.date, horizon: dt.date, ids: set[str]
+    conn: Connection, as_of: dt.date, horizon: dt.date, ids: set[str], client_id: str | None
 ) -> dict[str, list[DueAssignment]]:
     """R2 and R4: per client, assignments due by the horizon, earliest first."""
     due: dict[str, list[DueAssignment]] = defaultdict(list)
-    for row in _run(conn, "dashboard_due_assignments", {"horizon": horizon}):
+    for row in _run(conn, "dashboard_due_assignments", {"horizon": horizon, "client_id": client_id}):
         if row.client_id not in ids:
             continue
         destruction = [d for d in (_day(row.destruction_requested_on), _day(row.client_destruction_requested_on)) if d]

@@ -15,7 +15,8 @@ SELECT a.client_id, a.assignment_id, a.title, a.status, a.completed_on, a.term_e
           AND g.state = 'stored') AS recordings
 FROM assignments a
 JOIN clients c ON c.client_id = a.client_id
-WHERE (a.status = 'completed' AND a.term_ends_on <= :horizon)
-   OR (a.status <> 'destroyed'
-       AND (a.destruction_requested_on <= :horizon OR c.destruction_requested_on <= :horizon))
+WHERE (:client_id IS NULL OR a.client_id = :client_id)
+  AND ((a.status = 'completed' AND a.term_ends_on <= :horizon)
+       OR (a.status <> 'destroyed'
+           AND (a.destruction_requested_on <= :horizon OR c.destruction_requested_on <= :horizon)))
 ORDER BY a.client_id, a.assignment_id
