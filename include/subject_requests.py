@@ -706,7 +706,8 @@ def _quarantine(client_id: str, needles: _Needles, *, erase: bool) -> _Quarantin
             if "file_name" in columns:  # a manifest: the rows' WAVs went to quarantine too
                 stem = path.name[17 : -len(".rejected.csv")]
                 for row in hits:
-                    for wav in folder.glob(f"*-{glob_escape(stem)}.record{row[0]}*.wav"):
+                    label = f"*-{_glob_literal(stem)}.record{row[0]}"
+                    for wav in [*folder.glob(f"{label}.wav"), *folder.glob(f"{label}.*.wav")]:
                         findings.deleted.append(wav.relative_to(base).as_posix())
                         _unlink_with_reason(wav)
             if kept:
@@ -727,7 +728,7 @@ def _quarantine(client_id: str, needles: _Needles, *, erase: bool) -> _Quarantin
     return findings
 
 
-def glob_escape(text: str) -> str:
+def _glob_literal(text: str) -> str:
     """A literal for Path.glob (file stems may hold '[' or '*')."""
     import glob
 

@@ -218,14 +218,14 @@ def build_world(eng, clients_dir: Path, *, seed: int = 7) -> World:
                                list(sample_data.MANIFEST_COLUMNS), manifest_rows)  # fmt: skip
     _quarantine_record(eng, "acme", manifest, "rows", 2)
     wavs = {}
-    for record in (1, 2):
+    for record in (1, 2, 20):  # record 20 belongs to a later row; its name starts like record 2's
         wav = folder / f"{record:016x}-recordings_20261103.record{record}.wav"
         sample_data.write_wav(wav, seconds=0.2, seed=record)
         _quarantine_record(eng, "acme", wav, "file", 0)
         wavs[record] = wav
     return World(person, other_email=identifiers.normalise_email(others["acme"][2]["email"]),
                  quarantine={"rows": rows_file, "whole": whole, "manifest": manifest,
-                             "person_wav": wavs[2], "other_wav": wavs[1]})  # fmt: skip
+                             "person_wav": wavs[2], "other_wav": wavs[1], "record20_wav": wavs[20]})  # fmt: skip
 
 
 # --- looking for the person ---------------------------------------------------------------------
@@ -374,7 +374,7 @@ def test_erasure_in_all_clients_leaves_no_trace_of_the_person(world, warehouse, 
     with world.quarantine["rows"].open(encoding="utf-8") as handle:
         assert len(list(csv.reader(handle))) == 3  # header and the two rows of someone else
     assert not world.quarantine["whole"].exists() and not world.quarantine["person_wav"].exists()
-    assert world.quarantine["other_wav"].exists()
+    assert world.quarantine["other_wav"].exists() and world.quarantine["record20_wav"].exists()
     # The other person's export is still there; the person's own earlier one is not.
     remaining = {p.name for p in (kcm_home / "exports").iterdir()}
     assert len(remaining) == 1 and remaining < set(exports_before)
