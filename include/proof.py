@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -43,8 +44,8 @@ FILE_ROWS = {"recordings": "recording"}
 # Treatments whose column must be empty at term; `day` and `month` have checks of their own.
 _EMPTY_AT_TERM = frozenset({"remove", "age_band", "region"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-# A WAV may wait this many days for its manifest (include.ingest.recordings), plus the day
-# until the next ingest run sweeps it.
+# A WAV waits LANDING_WAV_GRACE_DAYS for its manifest (include.ingest.recordings); the ingest
+# run that sweeps it to quarantine may come the day after the night that sees it overdue.
 _SWEEP_DAYS = 1
 
 
@@ -194,27 +195,38 @@ def observe(eng: Engine, client: ClientConfig, as_of: dt.date) -> list[Check]:
     return _observe(eng, client, as_of)[0]
 
 
-def _observe(eng: Engine, client: ClientConfig, as_of: dt.date) -> tuple[list[Check], audit.ChainReport]:
+def _observe(
+    eng: Engine, client: ClientConfig, as_of: dt.date
+) -> tuple[list[Check], audit.ChainReport, dict[str, float]]:
+    """The checks, the audit chain's report, and the seconds each group of checks took."""
     client_id = client.client_id
+    checks: list[Check] = []
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, group) -> None:
+        started = time.perf_counter()
+        result = group()
+        checks.extend(result if isinstance(result, list) else [result])
+        seconds[name] = round(time.perf_counter() - started, 3)
+
     with eng.connect() as conn:
         whole_client = bool(
             conn.execute(
                 sa.text(_sql("r11_r4_client_due", conn.dialect.name)), {"client_id": client_id, "as_of": as_of}
             ).scalar()
         )
-        checks = [
-            *_config(conn, client),
-            *_past_term(conn, client, as_of),
-            _non_respondents(conn, client, as_of),
-            *_destroyed(conn, client, as_of, whole_client),
-            _k_anonymity(conn, client),
-            *_open_text(conn, client, as_of),
-            *_recordings_store(conn, client_id),
-            *_landing(conn, client_id, as_of),
-            *_quarantine(conn, client_id, as_of),
-            _exports(as_of),
-            *_check_subject_requests(conn, client, as_of),
-        ]
+        timed("config", lambda: _config(conn, client))
+        timed("past_term", lambda: _past_term(conn, client, as_of))
+        timed("non_respondents", lambda: _non_respondents(conn, client, as_of))
+        timed("destroyed", lambda: _destroyed(conn, client, as_of, whole_client))
+        timed("k_anonymity", lambda: _k_anonymity(conn, client))
+        timed("open_text", lambda: _open_text(conn, client, as_of))
+        timed("recordings_store", lambda: _recordings_store(conn, client_id))
+        timed("landing", lambda: _landing(conn, client_id, as_of))
+        timed("quarantine", lambda: _quarantine(conn, client_id, as_of))
+        timed("exports", lambda: _exports(as_of))
+        timed("subject_requests", lambda: _check_subject_requests(conn, client, as_of))
+    started = time.perf_counter()
     chain = audit.verify(eng)
     checks.append(
         Check(
@@ -225,7 +237,8 @@ def _observe(eng: Engine, client: ClientConfig, as_of: dt.date) -> tuple[list[Ch
             len(chain.problems),
         )
     )
-    return checks, chain
+    seconds["audit_chain"] = round(time.perf_counter() - started, 3)
+    return checks, chain, seconds
 
 
 def _config(conn: Connection, client: ClientConfig) -> list[Check]:
@@ -324,15 +337,16 @@ def _non_respondents(conn: Connection, client: ClientConfig, as_of: dt.date) -> 
 
 def _destroyed(conn: Connection, client: ClientConfig, as_of: dt.date, whole_client: bool) -> list[Check]:
     """R4: destroyed assignments (or a destroyed client) hold no rows and no files."""
-    params = {"client_id": client.client_id, "as_of": as_of, "whole_client": whole_client}
+    params = {"client_id": client.client_id, "as_of": as_of}
     scope = "of the client (destroyed)" if whole_client else "of destroyed assignments"
+    statement = "r11_r4_client_rows" if whole_client else "r11_r4_rows"
     checks = [
         Check(
             f"R4 {table}.rows",
             "R4",
             table,
             f"{table} {scope}",
-            _count(conn, "r11_r4_rows", params, table=_identifier(table)),
+            _count(conn, statement, params, table=_identifier(table)),
         )
         for table in assignment_tables()
     ]
@@ -402,11 +416,9 @@ def _open_text(conn: Connection, client: ClientConfig, as_of: dt.date) -> list[C
                 raise ValueError(f"data map: the proof checks open text in responses only, not {table}.{column}")
             statement = sa.text(_sql("r11_open_text_candidates", conn.dialect.name, column=_identifier(column)))
             found = 0
-            rows = conn.execute(
-                statement,
-                {"client_id": client.client_id, "as_of": as_of},
-                execution_options={"stream_results": True, "yield_per": 5_000},
-            )
+            # Not streamed: a server-side cursor would keep PostgreSQL from scanning in parallel, and
+            # the pre-selection leaves few rows (many only when the proof is failing anyway).
+            rows = conn.execute(statement, {"client_id": client.client_id, "as_of": as_of})
             for row in rows:
                 found += bool(find_identifiers(row.text))
             checks.append(
@@ -428,8 +440,8 @@ def _files(folder: Path) -> Iterator[Path]:
     """Every file (or link) below a folder, never following links."""
     if not folder.is_dir():
         return
-    for root, _dirs, names in os.walk(folder):
-        for name in names:
+    for root, dirs, names in os.walk(folder):  # os.walk lists a linked folder without entering it
+        for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(root, d)))]:
             yield Path(root, name)
 
 
@@ -452,7 +464,8 @@ def _recordings_store(conn: Connection, client_id: str) -> list[Check]:
     from include import recordings_store
 
     rows = conn.execute(sa.text(_sql("r11_recordings", conn.dialect.name)), {"client_id": client_id}).all()
-    on_disk = set(recordings_store.files(client_id))
+    root = recordings_store.root()
+    on_disk = {path.relative_to(root).as_posix() for path in _files(root / client_id)}
     named = {r.stored_path for r in rows}
     stored = {r.stored_path for r in rows if r.state == "stored"}
     return [
@@ -727,8 +740,10 @@ def prove(eng: Engine, client: ClientConfig, as_of: dt.date, run_id: str) -> dic
     """R11: prove nothing outlived its term on as_of; write the evidence, audit it, raise ProofFailed on any failure."""
     from include import reports
 
-    checks, chain = _observe(eng, client, as_of)
+    checks, chain, seconds = _observe(eng, client, as_of)
+    started = time.perf_counter()
     validation, data_docs = validate(client.client_id, checks, run_id)
+    seconds["great_expectations"] = round(time.perf_counter() - started, 3)
     gx_failed = {r["expectation_config"]["kwargs"]["column"] for r in validation["results"] if not r["success"]}
     failed = [c for c in checks if not c.passed or c.check_id in gx_failed]
     applicable = [c for c in checks if c.applicable]
@@ -757,6 +772,7 @@ def prove(eng: Engine, client: ClientConfig, as_of: dt.date, run_id: str) -> dic
         data_docs=data_docs,
         chain=chain,
         proof_event_hash=event_hash,
+        seconds=seconds,
     )
     summary = {
         "passed": not failed,
@@ -770,6 +786,7 @@ def prove(eng: Engine, client: ClientConfig, as_of: dt.date, run_id: str) -> dic
         "data_docs": str(data_docs),
     }
     log.info("%s: R11 proof of %s: %d expectations, %d failed", client.client_id, as_of, len(applicable), len(failed))
+    log.info("proof seconds: %s", ", ".join(f"{name} {value:.2f}" for name, value in seconds.items()))
     log.info(
         "evidence: report %s, %s; GX validation %s; Data Docs %s",
         paths["html"],
@@ -780,6 +797,8 @@ def prove(eng: Engine, client: ClientConfig, as_of: dt.date, run_id: str) -> dic
     for check in checks:
         if not check.applicable:
             log.info("%s: %s", check.check_id, check.note)
+        elif check in failed:
+            log.error("%s failed: %s: %d (%s)", client.client_id, check.check_id, check.observed, check.description)
     if failed:
         detail = "; ".join(f"{c.check_id}: {c.observed} ({c.description})" for c in failed)
         raise ProofFailed(

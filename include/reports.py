@@ -195,6 +195,7 @@ def write_nightly(
     data_docs: Path,
     chain: audit.ChainReport,
     proof_event_hash: str,
+    seconds: Mapping[str, float] | None = None,
 ) -> dict[str, Path]:
     """R11: the auditor's report of one night (HTML and JSON) and the GX validation result beside it."""
     from include.retention import night_summary
@@ -226,6 +227,7 @@ def write_nightly(
             "head_hash_verified": chain.head_hash,
             "proof_event_hash": proof_event_hash,
         },
+        "seconds": dict(seconds or {}),
         "evidence": {
             "report_html": str(paths["html"]),
             "report_json": str(paths["json"]),

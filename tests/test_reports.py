@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import pytest
 import sqlalchemy as sa
@@ -57,7 +58,8 @@ def test_nightly_report_holds_the_numbers_of_the_night_and_no_personal_data(nigh
     assert night.planted and leaked(night.planted) == []
 
 
-def test_failed_night_report_names_rule_table_and_count_but_not_the_planted_value(night):
+def test_failed_night_report_names_rule_table_and_count_but_not_the_planted_value(night, caplog):
+    caplog.set_level(logging.DEBUG)
     with night.eng.begin() as conn:
         conn.execute(
             sa.text(
@@ -78,6 +80,8 @@ def test_failed_night_report_names_rule_table_and_count_but_not_the_planted_valu
     assert "Failed: 1 of" in html
     assert "teruggekomen" not in str(caught.value)
     assert leaked(night.planted) == []
+    assert "R2 respondents.email: 1" in caplog.text and report["evidence"]["report_html"] in caplog.text
+    assert [value for value in night.planted if value in caplog.text] == []
 
 
 def test_monthly_report_shows_per_assignment_whether_its_term_was_kept(warehouse, clients_dir):

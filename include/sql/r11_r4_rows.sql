@@ -1,10 +1,9 @@
--- R11 proof of R4: rows of {table} that belong to a destroyed assignment (or to a client
--- whose destruction was requested on or before the as-of day): destruction deletes them all.
+-- R11 proof of R4: rows of {table} that belong to a destroyed assignment (or one whose
+-- destruction was requested on or before the as-of day): destruction deletes them all.
 SELECT count(*)
 FROM {table}
 WHERE client_id = :client_id
-  AND (:whole_client
-       OR assignment_id IN (SELECT assignment_id
-                            FROM assignments
-                            WHERE client_id = :client_id
-                              AND (status = 'destroyed' OR destruction_requested_on <= :as_of)))
+  AND assignment_id IN (SELECT assignment_id
+                        FROM assignments
+                        WHERE client_id = :client_id
+                          AND (status = 'destroyed' OR destruction_requested_on <= :as_of))
