@@ -209,9 +209,9 @@ def vacuum_touched(client_id: str) -> dict:
     return retention.vacuum_touched(warehouse.engine(), client_id, as_of=as_of, run_id=run_id)
 
 
-@task
+@task(retries=0)
 def verify_audit() -> dict:
-    """R12: fail when the audit trail's hash chain is broken."""
+    """R12: fail when the audit trail's hash chain is broken (a retry cannot mend it)."""
     from include import retention, warehouse
 
     return retention.verify_audit(warehouse.engine())

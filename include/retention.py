@@ -588,6 +588,7 @@ def enforce_k_anonymity(eng: Engine, client: ClientConfig, *, as_of: dt.date, ru
     params = {"client_id": client_id, "k": k, "country": client.country}
     steps = dict.fromkeys([*(s.removeprefix("r9_k_") for s in K_STEPS), "suppress_top_up"], 0)
     with _begin(eng) as conn:
+        _run(conn, "r9_k_analyze", {})
         before = after = k_anonymity_violations(conn, client_id, k)
         if before["classes"]:
             for step in K_STEPS:

@@ -477,3 +477,39 @@ def test_a_night_with_nothing_due_changes_nothing_and_records_nothing(warehouse,
     before = scalar(warehouse, "SELECT count(*) FROM audit_events")
     summary = night(warehouse, cfg, D(2027, 1, 5))
     assert summary["events"] == 0 and scalar(warehouse, "SELECT count(*) FROM audit_events") == before
+
+
+# --- catch-up ------------------------------------------------------------------------------------
+
+
+def test_nights_caught_up_one_after_another_then_rerun_out_of_order_change_nothing_more(
+    warehouse, clients_dir, tmp_path
+):
+    two = [
+        {"id": "a1", "title": "Winter", "completed_on": "2027-01-31", "destruction_requested_on": None},
+        {"id": "a2", "title": "Voorjaar", "completed_on": "2027-02-15", "destruction_requested_on": "2027-03-20"},
+    ]
+    cfg = sync_client(warehouse, clients_dir, retention_months=1, k_anonymity=2, assignments=two)
+    answered = dict(responded_at="2027-01-11T10:00:00+01:00")
+    ids = load_people(
+        warehouse,
+        "acme",
+        [person("a1", invited_at="2027-01-10T09:00:00+01:00", **answered) for _ in range(4)]
+        + [person("a1", invited_at=f"{d}T09:00:00+01:00") for d in ("2026-12-20", "2026-12-31", "2027-01-05")]
+        + [person("a2", invited_at="2027-01-10T09:00:00+01:00", **answered) for _ in range(3)],
+    )
+    add_recording(warehouse, tmp_path, "acme", "a1", next(iter(ids.values())), seed=1)
+    quarantine_a_file(warehouse, tmp_path, "acme", on=D(2027, 2, 1), content="x;y")
+    from tests.test_retention_world import snapshot
+
+    for day in (D(2027, 2, 15) + dt.timedelta(days=n) for n in range(38)):  # the scheduler catching up
+        night(warehouse, cfg, day)
+    caught_up = snapshot(warehouse)
+    assert {r["assignment_id"]: r["status"] for r in caught_up["assignments"]} == {
+        "a1": "anonymised", "a2": "destroyed"
+    }  # fmt: skip
+    # a1's answered people, and the one invited on 5 January: anonymised at term before R3 reached them.
+    assert len(caught_up["respondents"]) == 4 + 1
+    for day in (D(2027, 3, 1), D(2027, 2, 28), D(2027, 2, 20), D(2027, 3, 20)):  # old nights cleared and run again
+        night(warehouse, cfg, day)
+    assert snapshot(warehouse) == caught_up

@@ -7,6 +7,7 @@ The other tests/test_retention_*.py files import these helpers.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import random
 from collections.abc import Iterable
@@ -201,7 +202,7 @@ def quarantine_a_file(
             client_id=client_id,
             source=source,
             delivery_id=None,
-            sha256=f"{abs(hash(content)):016x}",
+            sha256=hashlib.sha256(content.encode()).hexdigest(),
             reason_code="encoding",
             reason=f"{name}: not UTF-8",
             as_of=on,
