@@ -23,6 +23,7 @@ from include import settings
 
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64
+APPEND_LOCK = 0x4B434D12  # PostgreSQL advisory lock key of the chain's head (R12)
 _FIELDS = ("recorded_at", "run_id", "client_id", "assignment_id", "rule", "action", "as_of", "counts")
 
 
@@ -75,6 +76,10 @@ def append(
 
 
 def _append(conn: Connection, event: dict) -> str:
+    if conn.dialect.name == "postgresql":
+        # Writers of many clients append at once, often inside their own longer transaction, where a lost
+        # race for the head cannot be retried: take turns, until this transaction ends.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
     head = conn.execute(sa.text("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1")).scalar()
     prev = head or GENESIS
     digest = _digest(prev, event)
