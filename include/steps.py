@@ -205,12 +205,19 @@ def default_args() -> dict[str, Any]:
     }
 
 
+# A broken audit chain or a failed proof is a finding, not a glitch: a retry cannot mend it
+# and would only delay the alert.
+NO_RETRIES = frozenset({"verify_audit", "prove"})
+
+
 class ClientStep(BaseOperator):
     """Runs one step of this module for one client; its task id is the step's name."""
 
     ui_color = "#dbe9f6"
 
     def __init__(self, *, client_id: str, **kwargs: Any) -> None:
+        if kwargs.get("task_id") in NO_RETRIES:
+            kwargs["retries"] = 0
         super().__init__(**kwargs)
         if self.task_id not in STEPS:
             raise ValueError(f"unknown step {self.task_id!r}; known: {', '.join(sorted(STEPS))}")

@@ -38,6 +38,8 @@ os.environ.update(
         "KCM_HOME": str(_SESSION_DIR / "kcm_home"),
         # deduce's lookup cache takes ~80 s to build: build it once per checkout, not per test.
         "KCM_DEDUCE_CACHE": os.environ.get("KCM_DEDUCE_CACHE", str(ROOT / "var" / "cache" / "deduce")),
+        # Tasks keep their retries, but a failing test should not wait minutes between tries.
+        "KCM_RETRY_DELAY_SECONDS": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
 )

@@ -63,7 +63,7 @@ def xcom_values() -> list[str]:
 
 @pytest.mark.airflow
 def test_a_delivery_runs_through_airflow_and_no_value_from_it_appears_outside_the_warehouse(
-    warehouse, clients_dir, run_dag, capfd
+    warehouse, clients_dir, run_dag, capfd, caplog
 ):
     write_client(clients_dir, CLIENT)
     landing = settings.landing_dir(CLIENT)
@@ -90,7 +90,9 @@ def test_a_delivery_runs_through_airflow_and_no_value_from_it_appears_outside_th
     assert "ingest_run" in trail and "delivery_quarantined" in trail
 
     captured = capfd.readouterr()
-    printed = captured.out + captured.err
+    # Task logs reach the terminal or pytest's log capture, depending on how logging was set up
+    # by whatever ran before in the session: search both.
+    printed = captured.out + captured.err + caplog.text
     airflow_kept = everything_airflow_kept()
     xcom = "\n".join(xcom_values())
     reason_files = "".join(p.read_text(encoding="utf-8") for p in settings.kcm_home().rglob("*.reason.json"))

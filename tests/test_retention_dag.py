@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
 TASKS = [
     "sync_config", "finish_deletions", "destroy_requested", "delete_non_respondents", "anonymise_due",
-    "enforce_k_anonymity", "purge_expired_files", "vacuum_touched", "verify_audit",
+    "enforce_k_anonymity", "purge_expired_files", "vacuum_touched", "verify_audit", "prove",
 ]  # fmt: skip
 
 
@@ -42,8 +42,9 @@ def test_every_client_gets_a_nightly_retention_dag_at_two_in_amsterdam_catching_
         assert dag.catchup is True and dag.max_active_runs == 1
         assert [t.task_id for t in _in_order(dag)] == TASKS
         assert all(t.owner == "kcm-data" for t in dag.tasks)
-        # Every step is idempotent and retried; a broken audit chain does not mend on retry.
-        assert {t.task_id for t in dag.tasks if t.retries < 1} == {"verify_audit"}
+        # Every step is idempotent and retried; a broken audit chain or a failed proof does not mend on retry.
+        assert {t.task_id for t in dag.tasks if t.retries < 1} == {"verify_audit", "prove"}
+        assert _in_order(dag)[-1].task_id == "prove", "R11: the proof is the last task of every night"
     assert acme.start_date.in_timezone("Europe/Amsterdam").isoformat() == "2026-12-01T00:00:00+01:00"
     assert bakker.start_date.in_timezone("Europe/Amsterdam").isoformat() == "2027-02-15T00:00:00+01:00"
 
