@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := false
 export SCARF_ANALYTICS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test test-fast lint format check-config airflow verify-audit bench lock clean
+.PHONY: venv demo test test-integration lint format check-config airflow verify-audit bench lock clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,9 @@ demo: venv ## generate sample deliveries and run the DAGs end to end
 test: venv ## the whole suite, SQLite and PostgreSQL
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-integration: venv ## Airflow's components as processes (Celery, PostgreSQL, Redis), the UI in headless Chromium, the demo
+	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
@@ -57,9 +60,14 @@ verify-audit: venv ## recompute the audit trail's hash chain (R12)
 airflow: venv ## the Airflow UI on the same folders (airflow standalone)
 	$(BIN)/airflow standalone
 
-bench: venv
+bench: venv ## benchmarks: each prints its ratio against the goal of its issue
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/proof.py
+
+bench-scale: venv ## 200 clients on the Celery topology (minutes)
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf var .pytest_cache
