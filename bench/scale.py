@@ -58,7 +58,7 @@ def arguments() -> argparse.Namespace:
 
 def main() -> int:
     args = arguments()
-    days = scenario.calendar()
+    days = scenario.same_day()
     root = Path(tempfile.mkdtemp(prefix="kcm-bench-scale-"))
     clients_dir = root / "clients"
     clients_dir.mkdir()
@@ -160,6 +160,13 @@ def report_day(api, topology: Topology, client_ids: list[str], days: scenario.Ca
     print(f"day of {len(client_ids)} clients ({len(mine)} runs, {len(tasks)} task instances): "
           f"wall {wall:.0f} s ({wall / len(client_ids):.1f} s per client); triggering took {triggered:.0f} s")  # fmt: skip
     print(f"run states: {dict(states)}; runs the scheduler added on its own: {len(extra)}")
+    failed_tasks = Counter(
+        (t["dag_id"].split("__")[0], t["task_id"], t["state"])
+        for t in tasks
+        if t["state"] not in ("success", "skipped", None) and (t["dag_id"], t["dag_run_id"]) in wanted
+    )
+    for (kind, task_id, state), count in sorted(failed_tasks.items()):
+        print(f"  {kind}.{task_id}: {count} x {state}")
     if task_seconds:
         print(f"task duration: median {statistics.median(task_seconds):.1f} s, max {max(task_seconds):.1f} s, "
               f"sum {sum(task_seconds):.0f} s (= {sum(task_seconds) / wall:.1f} task processes busy on average)")  # fmt: skip

@@ -3,15 +3,16 @@
 Airflow runs no task whose logical date is in the future, and the scheduler adds
 runs of its own to every unpaused DAG, so the dates follow the wall clock:
 
-- the ingest day lies 65 days back, and each client's ingest schedule fires once a
-  year on exactly that day: the run the scheduler would create on unpause is the
-  one we trigger (same logical date), so it creates none;
 - the night is the last 02:00 in Europe/Amsterdam, and the nightly DAG is onboarded
-  that day: catch-up finds only the run we trigger.
-
-Between them, the terms of the sample clients pass: an assignment completed ten days
-before the ingest day is due one month later (R2), non-respondents after two (R3),
-and a pilot's destruction was requested for twenty days after the ingest day (R4).
+  that day: catch-up finds only the run we trigger;
+- each client's ingest schedule last fired exactly at the ingest run we trigger (same
+  logical date), so unpausing adds no second run. For `calendar()` the ingest day lies
+  65 days back (the schedule fires yearly on it), so that between ingest and night the
+  sample clients' terms pass: an assignment completed ten days before the ingest day
+  is due a month later (R2), non-respondents after two months (R3), and a pilot's
+  destruction was requested for twenty days after it (R4). For `same_day()` the
+  ingest follows the night on the same day (the schedule fires daily an hour ago),
+  as in production.
 """
 
 from __future__ import annotations
@@ -37,18 +38,13 @@ class Calendar:
     """The days of one scenario, all derived from the moment it starts."""
 
     now: dt.datetime
-    ingest_day: dt.date
+    ingest_schedule: str
+    ingest_at: dt.datetime  # the ingest runs' logical date (UTC): the schedule's last tick
     night_at: dt.datetime  # the nightly run's logical date (UTC): the last 02:00 in Amsterdam
 
     @property
-    def ingest_schedule(self) -> str:
-        """A cron that fired last on the ingest day at 06:00 (once a year)."""
-        return f"0 6 {self.ingest_day.day} {self.ingest_day.month} *"
-
-    @property
-    def ingest_at(self) -> dt.datetime:
-        """The ingest runs' logical date (UTC): the schedule's last tick."""
-        return dt.datetime.combine(self.ingest_day, dt.time(6), AMSTERDAM).astimezone(dt.UTC)
+    def ingest_day(self) -> dt.date:
+        return self.ingest_at.astimezone(AMSTERDAM).date()
 
     @property
     def night(self) -> dt.date:
@@ -65,10 +61,24 @@ class Calendar:
         return self.ingest_day - dt.timedelta(days=1)
 
 
+def _last_tick(schedule: str, now: dt.datetime) -> dt.datetime:
+    return croniter(schedule, now).get_prev(dt.datetime).astimezone(dt.UTC)
+
+
 def calendar(now: dt.datetime | None = None) -> Calendar:
+    """Ingest 65 days back, the night today: every kind of term passes in between."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(AMSTERDAM)
-    night_at = croniter(NIGHTLY_SCHEDULE, now).get_prev(dt.datetime).astimezone(dt.UTC)
-    return Calendar(now, now.date() - dt.timedelta(days=INGEST_DAYS_BACK), night_at)
+    day = now.date() - dt.timedelta(days=INGEST_DAYS_BACK)
+    schedule = f"0 6 {day.day} {day.month} *"
+    return Calendar(now, schedule, _last_tick(schedule, now), _last_tick(NIGHTLY_SCHEDULE, now))
+
+
+def same_day(now: dt.datetime | None = None) -> Calendar:
+    """One production day: the night at 02:00, the ingest an hour ago (daily)."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(AMSTERDAM)
+    tick = now - dt.timedelta(hours=1)
+    schedule = f"{tick.minute} {tick.hour} * * *"
+    return Calendar(now, schedule, _last_tick(schedule, now), _last_tick(NIGHTLY_SCHEDULE, now))
 
 
 def write_client(folder: Path, doc: dict) -> config.ClientConfig:
