@@ -178,6 +178,7 @@ class Topology:
 
     def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen:
         """Start `airflow <args>` as component `name`, in its own process group, logging to logs/<name>.log."""
+        _exit_on_sigterm()
         log = (self.logs / f"{name}.log").open("ab")
         process = subprocess.Popen(
             [str(BIN / "airflow"), *args],
@@ -440,6 +441,14 @@ def _poll(predicate, timeout: float, what: str, interval: float = 1) -> None:
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+def _exit_on_sigterm() -> None:
+    """A terminated test or bench unwinds (fixtures, `finally`, atexit) instead of dying with its processes up."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
 
 
 @atexit.register
