@@ -1,18 +1,21 @@
-"""`make demo`: sample deliveries for every client, ingested by Airflow's own runner, then a summary.
+"""`make demo`: sample deliveries for every client, ingested by Airflow's own runner, a year of nightly
+retention with its proof, one data-subject request of each type, and where the reports are.
 
 Runs on the embedded default (SQLite warehouse under KCM_HOME, Airflow metadata DB
-under AIRFLOW_HOME; both in the git-ignored var/). Every stage is one function, so
-later stages (a year of nightly retention runs) slot into `main`.
-The data is invented (include/sample_data.py); KCM_HOME is wiped at the start.
+under AIRFLOW_HOME; both in the git-ignored var/). Every stage is one function; the
+simulated year lives in scripts/demo_year.py. The data is invented
+(include/sample_data.py); KCM_HOME is wiped at the start. `--nights N` (or env
+KCM_DEMO_NIGHTS) stops the year after N nights: the quick demo the tests run.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +29,8 @@ DEMO_DAY = dt.date(2026, 11, 20)
 LOG_DIR = Path(os.environ.get("KCM_DEMO_LOG_DIR") or PROJECT_ROOT / "var" / "demo-logs")
 # A folder is only wiped when it is inside var/ or carries this marker (a demo made it).
 DEMO_MARKER = ".kcm-demo"
+# The demo's own suppression secret (R7), new every run; KCM_DEMO_SECRET_FILE moves it (tests).
+SECRET_FILE = Path(os.environ.get("KCM_DEMO_SECRET_FILE") or PROJECT_ROOT / "var" / "demo-suppression-secret")
 
 # The Makefile's environment, for runs without make (`python -m scripts.demo`).
 _ENVIRONMENT = {
@@ -60,6 +65,23 @@ def prepare_environment() -> None:
             "AIRFLOW_CONN_KCM_WAREHOUSE is set: the demo wipes and fills its warehouse, so it runs only on the "
             "embedded SQLite default; unset it to run the demo"
         )
+
+
+def use_demo_secret() -> None:
+    """A fresh random suppression secret (R7) for this run, kept in var/ (owner-only) and never printed."""
+    from include import suppression
+
+    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    SECRET_FILE.unlink(missing_ok=True)
+    value = secrets.token_urlsafe(48)
+    descriptor = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    os.environ[suppression.SECRET_ENV] = value
+    # A configured connection would win over the variable: the demo's invented people get the demo's secret.
+    os.environ.pop(f"AIRFLOW_CONN_{suppression.CONN_ID.upper()}", None)
+    # A failed task should end the demo's run at once, not wait out the retry delay.
+    os.environ["KCM_TASK_RETRIES"] = "0"
 
 
 def _shown(path: Path) -> Path:
@@ -101,8 +123,9 @@ def reset_kcm_home() -> Path:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     (home / DEMO_MARKER).write_text("Created by `make demo`: invented data, wiped by the next demo.\n")
-    for old_log in LOG_DIR.glob("kcm_*.log"):
-        old_log.unlink()
+    for old_log in LOG_DIR.glob("*.log"):
+        if old_log.name != "airflow-db-migrate.log":  # written just before, by this run
+            old_log.unlink()
     print(f"KCM_HOME: reset {home}")
     return home
 
@@ -134,48 +157,29 @@ def generate_deliveries(day: dt.date) -> dict[str, dict]:
     return written
 
 
-def run_ingest(client_ids: list[str], day: dt.date) -> dict[str, bool]:
-    """Stage 4: `airflow dags test kcm_ingest__<client> <day>` per client; full output in var/demo-logs/."""
+def start_airflow():
+    """Parse the DAG folder once; every DAG run of the demo goes through this runner."""
+    from scripts.demo_year import AirflowRunner
+
+    print("Parsing the DAG folder ...", end=" ", flush=True)
+    runner = AirflowRunner(LOG_DIR)
+    print(f"{len(runner.bag.dags)} DAGs")
+    return runner
+
+
+def run_ingest(runner, client_ids: list[str], day: dt.date) -> dict[str, bool]:
+    """Stage 4: `kcm_ingest__<client>` for `day` through Airflow's runner; full output in var/demo-logs/."""
+    from scripts.demo_year import INGEST_HOUR
+
     outcome = {}
     for client_id in client_ids:
         dag_id = f"kcm_ingest__{client_id}"
-        log = LOG_DIR / f"{dag_id}.log"
         print(f"Running {dag_id} for {day} ...", end=" ", flush=True)
-        started = time.monotonic()
-        returncode = _dags_test(dag_id, day, log)
-        outcome[client_id] = returncode == 0
-        verdict = "success" if outcome[client_id] else f"FAILED (see {_shown(log)})"
-        print(f"{verdict} in {time.monotonic() - started:.0f} s")
+        result = runner.run(dag_id, day, INGEST_HOUR)
+        outcome[client_id] = result.succeeded
+        verdict = "success" if result.succeeded else f"FAILED (see {_shown(runner.log_of(dag_id))})"
+        print(f"{verdict} in {result.seconds:.0f} s")
     return outcome
-
-
-def _dags_test(dag_id: str, day: dt.date, log: Path) -> int:
-    """Run one DAG with Airflow's runner; stop at the first failed try instead of waiting out retry_delay."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "airflow", "dags", "test", dag_id, day.isoformat()]
-    with log.open("w", encoding="utf-8") as handle, log.open(encoding="utf-8", errors="replace") as follow:
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=os.environ.copy(),
-                                   cwd=PROJECT_ROOT, start_new_session=True)  # fmt: skip
-        # The DAGs retry after 5 minutes; `dags test` would sit idle that long for a demo that already failed.
-        recent = ""
-        while process.poll() is None:
-            time.sleep(1)
-            recent = recent[-200:] + follow.read()
-            if "new_state=up_for_retry" in recent:
-                _stop(process)
-                handle.write("\n[demo] a task failed; stopped instead of waiting for its retry\n")
-                return 1
-    return process.returncode
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """End the `dags test` run this demo started (its own session), forcefully if it lingers."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def delivery_outcome(eng, client_id: str) -> dict:
@@ -263,24 +267,116 @@ def print_summaries(client_ids: list[str], outcome: dict[str, bool]) -> None:
     eng.dispose()
 
 
-def main() -> int:
-    """Run the demo stages in order; exit 1 when any client's ingest failed."""
+YEAR_INTRO = """\
+Simulated year {first} .. {last}: the nightly DAG kcm_retention__<client> through Airflow's runner.
+A client's night runs when something falls due for it (R2 term end, R3 non-respondent due day,
+R4 destruction, R10 quarantine or export term: read from the warehouse), the night after a
+subject request, and on the 1st of a month in which nothing else falls due, so every month has
+a proven night. Every night handles all that is due on or before its as-of day, so a night with
+nothing due, not run, changes nothing."""
+
+
+def run_year(runner, nights_limit: int | None):
+    """Stage 6: the year's nights, its second delivery and one subject request of each type."""
+    from include import config, warehouse
+    from scripts import demo_year
+
+    clients, _errors = config.load_clients()
+    eng = warehouse.engine()
+    print()
+    print(YEAR_INTRO.format(first=DEMO_DAY, last=DEMO_DAY + dt.timedelta(days=demo_year.YEAR_DAYS - 1)))
+    started = time.monotonic()
+    year = demo_year.simulate_year(runner, eng, clients, start=DEMO_DAY, nights_limit=nights_limit)
+    nights = sum(len(n) for n in year.nights.values())
+    print(f"  {nights} client nights in {time.monotonic() - started:.0f} s")
+    if year.stopped_early:
+        print(f"  (shortened: the year stopped after the night of {year.last_day}, as --nights asked)")
+    for client in clients:
+        print()
+        lines = demo_year.render_client_year(
+            client.client_id, f"kcm_retention__{client.client_id}", year.nights[client.client_id],
+            year.skipped[client.client_id],
+        )  # fmt: skip
+        print("\n".join(lines))
+    requests = demo_year.render_requests(year.requests, year.requests_day, year)
+    if requests:
+        print()
+        print("\n".join(requests))
+    return year, clients, eng
+
+
+def print_evidence(year, clients, eng) -> bool:
+    """Stage 7: where an auditor finds the evidence: nightly proofs, a monthly report, the register, the trail."""
+    from include import audit, register, reports
+    from scripts.demo_year import FIRST_NIGHT, output_to
+
+    month = FIRST_NIGHT  # the year's first month of nights: terms, a destruction and the first purges
+    with output_to(LOG_DIR / "reports.log", "monthly reports and register"):
+        monthly = {c.client_id: reports.monthly_report(eng, c.client_id, month.year, month.month) for c in clients}
+        written = register.write()
+        chain = audit.verify(eng)
+    print()
+    print("== Evidence for an auditor (ids, dates and counts only)")
+    for client in clients:
+        nights = year.nights[client.client_id]
+        if nights:
+            # Point at the night something reached its term, where the report has most to show.
+            shown = next((n for n in nights if n.notes), nights[-1])
+            report = reports.nightly_paths(client.client_id, shown.as_of)["html"]
+            print(
+                f"   nightly proofs, {client.client_id}: {_shown(report.parent)}/ ({len(nights)} nights, .html and "
+                f".json), e.g. {report.name}" + (f" ({'; '.join(shown.notes)})" if shown.notes else "")
+            )
+    for client_id, paths in monthly.items():
+        print(f"   monthly report {month:%Y-%m}, {client_id}: {_shown(Path(paths['html']))}")
+    print(f"   register of processing (R8): {_shown(written['html'])}, {_shown(written['md'])}")
+    print(f"   audit trail (R12): {chain.events} events, hash chain {'intact' if chain.ok else 'BROKEN'}")
+    return chain.ok
+
+
+def _nights_limit(argv: list[str] | None) -> int | None:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--nights", type=int, default=os.environ.get("KCM_DEMO_NIGHTS") or None,
+        help="stop the simulated year after this many nights (default: the whole year; env KCM_DEMO_NIGHTS)",
+    )  # fmt: skip
+    nights = parser.parse_args(argv).nights
+    if nights is not None and nights < 1:
+        parser.error("--nights must be at least 1")
+    return nights
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo stages in order; exit 1 when an ingest, a night or its proof failed."""
+    nights_limit = _nights_limit(argv)
     try:
         prepare_environment()
+        use_demo_secret()
         migrate_airflow_db()
         reset_kcm_home()
         written = generate_deliveries(DEMO_DAY)
-        outcome = run_ingest(sorted(written), DEMO_DAY)
+        runner = start_airflow()
+        outcome = run_ingest(runner, sorted(written), DEMO_DAY)
         print_summaries(sorted(written), outcome)
-    except DemoError as exc:
+        failed = sorted(c for c, ok in outcome.items() if not ok)
+        if failed:
+            print(f"\nFull Airflow output: {_shown(LOG_DIR)}/")
+            print(f"demo: ingest failed for {', '.join(failed)}", file=sys.stderr)
+            return 1
+        year, clients, eng = run_year(runner, nights_limit)
+        chain_ok = print_evidence(year, clients, eng)
+    except (DemoError, LookupError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    failed = sorted(c for c, ok in outcome.items() if not ok)
     print(f"\nFull Airflow output: {_shown(LOG_DIR)}/")
-    if failed:
-        print(f"demo: ingest failed for {', '.join(failed)}", file=sys.stderr)
+    failed_ingest = [f"{client_id} on {day}" for day, client_id, _w, result in year.deliveries if not result.succeeded]
+    if year.failed or failed_ingest or not chain_ok:
+        problems = [f"{n.client_id} on {n.as_of} (proof {n.proof}, run {n.state})" for n in year.failed]
+        problems += [f"ingest of {where}" for where in failed_ingest]
+        problems += [] if chain_ok else ["the audit trail's hash chain"]
+        print(f"demo: failed: {'; '.join(problems)}", file=sys.stderr)
         return 1
-    print("Demo finished: every client's delivery was ingested.")
+    print("Demo finished: every delivery ingested, every night's proof passed, every request answered.")
     print("Next: `make airflow` to browse the runs in the Airflow UI, `make verify-audit` to check the audit trail.")
     return 0
 
