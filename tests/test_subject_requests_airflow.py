@@ -8,10 +8,8 @@ DB, then look for the person's identifiers where an auditor would.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -47,20 +45,31 @@ def bytes_found(paths, values: list[str]) -> bool:
     return found.stdout.strip() == "True"
 
 
+_METADATA_HITS = """
+import contextlib, json, sqlite3, sys
+path, needles = sys.argv[1], [v.lower() for v in json.loads(sys.argv[2])]
+hits = {}
+with contextlib.closing(sqlite3.connect(path)) as db:
+    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        found = 0
+        for row in db.execute(f'SELECT * FROM "{table}"'):
+            text = " ".join(v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v) for v in row).lower()
+            found += any(n in text for n in needles)
+        if found:
+            hits[table] = found
+print(json.dumps(hits))
+"""
+
+
 def metadata_hits(airflow_home: Path, values: list[str]) -> dict[str, int]:
-    """Rows of every table of Airflow's metadata DB holding any of the values (as text, any case)."""
-    needles = [v.lower() for v in values]
-    hits: dict[str, int] = {}
-    with contextlib.closing(sqlite3.connect(airflow_home / "airflow.db")) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            found = 0
-            for row in db.execute(f'SELECT * FROM "{table}"'):
-                text = " ".join(v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v) for v in row).lower()
-                found += any(n in text for n in needles)
-            if found:
-                hits[table] = found
-    return hits
+    """Rows of every table of Airflow's metadata DB holding any of the values (as text, any case).
+
+    Read from another process, as bytes_found does: a connection this process opened and
+    closed would drop the SQLite locks of Airflow's own connections here."""
+    found = subprocess.run([sys.executable, "-c", _METADATA_HITS, str(airflow_home / "airflow.db"), json.dumps(values)],
+                           capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    return json.loads(found.stdout)
 
 
 def log_hits(airflow_home: Path, values: list[str]) -> list[str]:
