@@ -376,6 +376,8 @@ def test_destruction_of_a_whole_client_leaves_nothing_of_it(warehouse, clients_d
     assert str(scalar(warehouse, "SELECT destroyed_on FROM clients")) == "2027-01-10"
     assert {r[0] for r in rows(warehouse, "SELECT status FROM assignments")} == {"destroyed"}
     assert scalar(warehouse, "SELECT count(*) FROM quarantine_records WHERE purged_on IS NULL") == 0
+    # Swept again every night, but only what is found is audited.
+    assert night(warehouse, cfg, D(2027, 1, 11))["events"] == 0
 
 
 def test_a_destruction_request_dated_in_the_future_does_nothing_yet(warehouse, clients_dir):

@@ -8,4 +8,4 @@ SET {treatments},
 WHERE client_id = :client_id
   AND assignment_id = :assignment_id
   AND anonymised_on IS NULL
-  AND id <= :last_id
+  AND id BETWEEN :first_id AND :last_id

@@ -1,6 +1,6 @@
--- R2: the last id of the next batch of an assignment's respondents still to anonymise
+-- R2: the id range of the next batch of an assignment's respondents still to anonymise
 -- (ix_respondents_anonymise_due holds only rows not yet anonymised).
-SELECT max(id)
+SELECT min(id) AS first_id, max(id) AS last_id
 FROM (SELECT id
       FROM respondents
       WHERE client_id = :client_id

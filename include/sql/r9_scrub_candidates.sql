@@ -7,7 +7,7 @@ JOIN respondents r ON r.id = s.respondent_id
 WHERE r.client_id = :client_id
   AND r.assignment_id = :assignment_id
   AND r.anonymised_on IS NULL
-  AND r.id <= :last_id
+  AND r.id BETWEEN :first_id AND :last_id
   AND s.{text_column} IS NOT NULL
   AND s.{text_column} <> ''
 ORDER BY s.respondent_id
