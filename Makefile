@@ -58,7 +58,8 @@ verify-audit: venv ## recompute the audit trail's hash chain (R12)
 	$(BIN)/python -m scripts.verify_audit
 
 airflow: venv ## the Airflow UI on the same folders (airflow standalone)
-	$(BIN)/airflow standalone
+	@# The demo's suppression secret (R7) when there is one, so catch-up nights can check erased people.
+	KCM_SUPPRESSION_SECRET="$${KCM_SUPPRESSION_SECRET:-$$(cat var/demo-suppression-secret 2>/dev/null)}" $(BIN)/airflow standalone
 
 bench: venv ## benchmarks: each prints its ratio against the goal of its issue
 	$(BIN)/python bench/parse.py
