@@ -26,7 +26,6 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -36,7 +35,6 @@ from include.config import ClientConfig
 
 log = logging.getLogger(__name__)
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Tables whose rows belong to one assignment of one client: R2 and R4 apply per row.
 ASSIGNMENT_KEYS = frozenset({"client_id", "assignment_id"})
 # A table whose rows stand for files of a kind in the data map: past term, the row must be gone.
@@ -445,20 +443,6 @@ def _files(folder: Path) -> Iterator[Path]:
             yield Path(root, name)
 
 
-def _written_on(path: Path) -> dt.date:
-    """The Amsterdam day a file or folder was last written (the newest file inside a folder), as retention reads it."""
-    moments = [path.lstat().st_mtime]
-    if path.is_dir() and not path.is_symlink():
-        moments += [p.lstat().st_mtime for p in path.rglob("*")]
-    return dt.datetime.fromtimestamp(max(moments), AMSTERDAM).date()
-
-
-def _arrived_on(path: Path) -> dt.date:
-    """The Amsterdam day a landing file arrived: its last status change, as the ingest sweep reads it."""
-    status = path.lstat()
-    return dt.datetime.fromtimestamp(max(status.st_mtime, status.st_ctime), AMSTERDAM).date()
-
-
 def _recordings_store(conn: Connection, client_id: str) -> list[Check]:
     """R10: the recordings store and the recordings rows name the same files, and no deletion is left half-done."""
     from include import recordings_store
@@ -521,7 +505,7 @@ def _landing(conn: Connection, client_id: str, as_of: dt.date) -> list[Check]:
         if shas and landing.sha256_of(Path(entry.path)) in shas:
             handled += 1
         if entry.name.lower().endswith(".wav"):
-            waiting += (as_of - _arrived_on(Path(entry.path))).days > LANDING_WAV_GRACE_DAYS + _SWEEP_DAYS
+            waiting += (as_of - terms.arrived_on(Path(entry.path))).days > LANDING_WAV_GRACE_DAYS + _SWEEP_DAYS
     return [
         Check(
             "R10 landing store.handled_files",
@@ -557,7 +541,7 @@ def _quarantine(conn: Connection, client_id: str, as_of: dt.date) -> list[Check]
             if name in live or owner in live:
                 continue
             files = sum(1 for _ in _files(entry)) if entry.is_dir() and not entry.is_symlink() else 1
-            if name in purged or owner in purged or (as_of - _written_on(entry)).days >= QUARANTINE_DAYS:
+            if name in purged or owner in purged or (as_of - terms.written_on(entry)).days >= QUARANTINE_DAYS:
                 past_term += files
     root = settings.kcm_home() / "quarantine"
     missing = sum(1 for path in live if not (root / path).exists() and not (root / path).is_symlink())
@@ -595,7 +579,7 @@ def _exports(as_of: dt.date) -> Check:
     if folder.is_dir():
         for entry in folder.iterdir():
             with contextlib.suppress(FileNotFoundError):  # another client's night purged it meanwhile
-                past_term += (as_of - _written_on(entry)).days >= EXPORT_DAYS
+                past_term += (as_of - terms.written_on(entry)).days >= EXPORT_DAYS
     return Check(
         "R10 exports store.past_term",
         "R10",

@@ -745,14 +745,6 @@ def _purge_quarantine(
     return {"items": items, "files": files}
 
 
-def _written_on(path: Path) -> dt.date:
-    """The Amsterdam day a file or folder was last written (the newest file inside a folder)."""
-    moments = [path.lstat().st_mtime]
-    if path.is_dir() and not path.is_symlink():
-        moments += [p.lstat().st_mtime for p in path.rglob("*")]
-    return dt.datetime.fromtimestamp(max(moments), AMSTERDAM).date()
-
-
 def _purge_quarantine_strays(eng: Engine, client_id: str, *, as_of: dt.date, run_id: str | None) -> int:
     """Quarantine files no live record names (a crash between moving and recording) get the quarantine term too."""
     from include.quarantine import QUARANTINE_DAYS
@@ -767,7 +759,7 @@ def _purge_quarantine_strays(eng: Engine, client_id: str, *, as_of: dt.date, run
     for path in sorted(folder.iterdir()):
         if str(path.resolve()) in kept or str(path) in kept:
             continue
-        if (as_of - _written_on(path)).days >= QUARANTINE_DAYS:
+        if (as_of - terms.written_on(path)).days >= QUARANTINE_DAYS:
             removed += _remove_tree(path) if path.is_dir() and not path.is_symlink() else _unlink(path)
     if removed:
         audit.append(
@@ -799,7 +791,7 @@ def _purge_exports(eng: Engine, client_id: str, *, as_of: dt.date, run_id: str |
     folders = files = 0
     for path in sorted(folder.iterdir()):
         try:
-            if (as_of - _written_on(path)).days < EXPORT_DAYS:
+            if (as_of - terms.written_on(path)).days < EXPORT_DAYS:
                 continue
             files += _remove_tree(path) if path.is_dir() and not path.is_symlink() else _unlink(path)
         except FileNotFoundError:  # another client's night purged it first

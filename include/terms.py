@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -50,3 +51,20 @@ def non_respondent_cutoff(as_of: dt.date, non_respondent_months: int) -> dt.date
     while add_months(cutoff + dt.timedelta(days=1), non_respondent_months) <= as_of:
         cutoff += dt.timedelta(days=1)
     return cutoff
+
+
+def written_on(path: Path) -> dt.date:
+    """R10: the Amsterdam day a stored file or folder was last written (the newest file inside a folder).
+
+    Retention purges and the proof both age quarantine items and exports by this day.
+    """
+    moments = [path.lstat().st_mtime]
+    if path.is_dir() and not path.is_symlink():
+        moments += [p.lstat().st_mtime for p in path.rglob("*")]
+    return dt.datetime.fromtimestamp(max(moments), AMSTERDAM).date()
+
+
+def arrived_on(path: Path) -> dt.date:
+    """R10: the Amsterdam day a landing file arrived: its last status change, which an upload cannot backdate as it can mtime."""
+    status = path.lstat()
+    return dt.datetime.fromtimestamp(max(status.st_mtime, status.st_ctime), AMSTERDAM).date()

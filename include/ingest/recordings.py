@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from include import audit, quarantine, recordings_store, settings, sql
+from include import audit, quarantine, recordings_store, settings, sql, terms
 from include.config import ClientConfig
 from include.ingest import deliveries, landing, wav
 
@@ -655,12 +655,6 @@ def _unlink_links(folder: Path) -> int:
     return removed
 
 
-def _arrived_on(path: Path) -> dt.date:
-    """Day a landing file arrived: its last status change, which an upload cannot backdate as it can mtime."""
-    status = path.lstat()
-    return dt.datetime.fromtimestamp(max(status.st_mtime, status.st_ctime), AMSTERDAM).date()
-
-
 def sweep_landing(eng: Engine, client: ClientConfig, *, run_id: str, as_of: dt.date) -> dict:
     """R10: quarantine what no manifest or contract explains; a WAV waits LANDING_WAV_GRACE_DAYS for its manifest."""
     client_id = client.client_id
@@ -685,7 +679,7 @@ def sweep_landing(eng: Engine, client: ClientConfig, *, run_id: str, as_of: dt.d
     for name in found.recordings:
         with _plain_errors(f"landing/{client_id}: sweeping a WAV"):
             path = folder / name
-            arrived_on = _arrived_on(path)
+            arrived_on = terms.arrived_on(path)
             if (as_of - arrived_on).days <= LANDING_WAV_GRACE_DAYS:
                 counts["wavs_waiting"] += 1
                 continue
