@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from faker import Faker
 
-from include import audit, config, settings, sync
+from include import audit, config, settings, suppression, sync
 from include.ingest import recordings
 from include.sample_data import write_manifest, write_wav
 from tests.factories import write_client
@@ -304,6 +304,41 @@ def test_rows_for_assignments_past_term_destroyed_or_unknown_are_refused(clients
     if isinstance(recorded_at, str):  # SQLite hands back the text it stored
         recorded_at = dt.datetime.fromisoformat(recorded_at)
     assert recorded_at == dt.datetime(2026, 4, 1, 10, 0, tzinfo=dt.UTC)  # no offset: Amsterdam summer time
+
+
+def test_recording_of_a_person_who_objected_is_dropped_not_stored_nor_quarantined(
+    warehouse, client, landing, fake, monkeypatch
+):
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", "a-test-secret-for-the-list-of-objectors!!")
+    refs = add_respondents(warehouse, "a1", ["R0000001"])  # R0000002 objected: their respondents row is erased
+    with warehouse.begin() as conn:
+        hashes = suppression.hashes_of({"respondent_ref": suppression.normalise("respondent_ref", "R0000002")})
+        suppression.add(conn, client_scope=CLIENT, hashes=hashes, request_id="sr-1", added_on=AS_OF)
+    kept, objector = wav_name(fake), wav_name(fake)
+    kept_sha = write_wav(landing / kept, seconds=0.2, seed=1)
+    objector_sha = write_wav(landing / objector, seconds=0.3, seed=2)
+    objector_bytes = (landing / objector).read_bytes()
+    write_manifest(
+        landing / "recordings_week19.csv",
+        [entry(kept, kept_sha, "R0000001"), entry(objector, objector_sha, "r000 0002")],  # as the client writes it
+    )
+
+    result = recordings.ingest_manifest(warehouse, client, "recordings_week19.csv", run_id="r1", as_of=AS_OF)
+
+    assert (result["status"], result["rows_total"], result["rows_loaded"]) == ("loaded", 2, 1)
+    assert (result["rows_quarantined"], result["rows_suppressed"], result["reasons"]) == (0, 1, {})
+    assert [(r["respondent_id"], r["sha256"]) for r in stored_recordings(warehouse)] == [(refs["R0000001"], kept_sha)]
+    held = [p for p in (settings.kcm_home() / "quarantine").rglob("*") if p.is_file()]
+    assert not [p for p in held if p.read_bytes() == objector_bytes]
+    assert list(landing.iterdir()) == []
+    with warehouse.connect() as conn:
+        delivery = conn.execute(sa.text("SELECT rows_loaded, rows_quarantined, rows_suppressed FROM deliveries")).one()
+        assert conn.execute(sa.text("SELECT count(*) FROM quarantine_records")).scalar() == 0
+        events = conn.execute(sa.text("SELECT counts FROM audit_events WHERE action = 'recordings_loaded'")).scalars()
+        [counts] = [json.loads(c) if isinstance(c, str) else c for c in events]
+    assert tuple(delivery) == (1, 0, 1)
+    assert counts["rows_suppressed"] == 1
+    assert objector not in json.dumps(counts) and "0002" not in json.dumps(counts)
 
 
 HEADER = b"file_name,assignment_id,respondent_ref,recorded_at,sha256\n"

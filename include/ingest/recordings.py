@@ -4,7 +4,8 @@ A manifest `recordings*.csv` in landing/<client_id>/ names WAV files in the same
 folder, each with its assignment, respondent, recording time and SHA-256. Good rows
 are stored in the recordings store under a content address (no name in the path)
 and linked to their respondent; bad rows and their WAVs go to quarantine with a
-reason code; the raw files leave the landing zone (R10).
+reason code; records of people who objected (R7) are dropped, counted, and their
+WAVs deleted; the raw files leave the landing zone (R10).
 
 WAV file names and respondent refs are personal data: logs, results, errors and
 reason files name the manifest, record numbers, columns and reason codes only.
@@ -30,7 +31,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from include import audit, quarantine, recordings_store, settings, sql, terms
+from include import audit, quarantine, recordings_store, settings, sql, suppression, terms
 from include.config import ClientConfig
 from include.ingest import deliveries, landing, wav
 
@@ -72,6 +73,7 @@ class _Row:
     size_bytes: int = 0
     recorded_at: dt.datetime | None = None
     respondent_id: int | None = None
+    suppressed: bool = False  # R7: the person objected; neither stored nor quarantined
 
     @property
     def sha256(self) -> str:
@@ -253,6 +255,22 @@ def _check_files(rows: list[_Row], client_id: str) -> None:
             row.reject("file_name", exc.code)
 
 
+def _mark_suppressed(conn: Connection, rows: list[_Row], client: ClientConfig, manifest: str) -> None:
+    """R7: mark the records of people on the suppression list, whatever else is wrong with them."""
+    import pandas as pd
+
+    named = [row for row in rows if row.values]
+    if not named:
+        return
+    frame = pd.DataFrame({"respondent_ref": [row.values["respondent_ref"] for row in named]}, dtype="str")
+    try:
+        objected = suppression.suppressed(conn, client.client_id, frame, client.country)
+    except suppression.SecretMissing as exc:  # names the setting to fix, never a value
+        raise RecordingsError(f"{manifest}: nothing loaded; {exc}") from None
+    for row, drop in zip(named, objected.tolist(), strict=True):
+        row.suppressed = bool(drop)
+
+
 def _batches(items: Sequence[str]) -> Iterable[list[str]]:
     for start in range(0, len(items), _BATCH):
         yield list(items[start : start + _BATCH])
@@ -356,16 +374,24 @@ def _result(
     file_name: str, delivery_id: int | None, status: str, rows: Sequence[_Row] = (), reasons: Counter | None = None
 ) -> dict:
     """What the task hands on through XCom: the manifest's name, counts and reason codes."""
-    loaded = sum(1 for row in rows if not row.problems)
+    loaded, quarantined, suppressed = _counts(rows)
     return {
         "file": file_name,
         "delivery_id": delivery_id,
         "status": status,
         "rows_total": len(rows),
         "rows_loaded": loaded,
-        "rows_quarantined": len(rows) - loaded,
+        "rows_quarantined": quarantined,
+        "rows_suppressed": suppressed,
         "reasons": dict(sorted((reasons or Counter()).items())),
     }
+
+
+def _counts(rows: Sequence[_Row]) -> tuple[int, int, int]:
+    """Records loaded, quarantined and suppressed (R7); together they are all records read."""
+    suppressed = sum(1 for row in rows if row.suppressed)
+    loaded = sum(1 for row in rows if not row.suppressed and not row.problems)
+    return loaded, len(rows) - loaded - suppressed, suppressed
 
 
 def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id: str, as_of: dt.date) -> dict:
@@ -401,7 +427,8 @@ def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id
         _check_cells(rows, header, refusals)
         _check_files(rows, client_id)
         with eng.connect() as conn:
-            _check_warehouse(conn, rows, client_id)
+            _mark_suppressed(conn, rows, client, file_name)
+            _check_warehouse(conn, [row for row in rows if not row.suppressed], client_id)
     delivery_id, reasons = _load(
         eng, client, file_name, manifest_sha, len(raw), header, rows, run_id=run_id, as_of=as_of
     )
@@ -409,7 +436,10 @@ def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id
     # Committed: a crash from here on leaves landing files that the re-run cleans as a duplicate.
     with _plain_errors(f"{file_name}: loaded as delivery {delivery_id}, but clearing the landing zone"):
         for row in rows:
-            if row.problems and row.owns_file:
+            if row.suppressed:
+                if row.owns_file:  # R7: the person objected; their call is kept nowhere
+                    row.path.unlink(missing_ok=True)
+            elif row.problems and row.owns_file:
                 _quarantine_wav(eng, client, row, manifest=file_name, delivery_id=delivery_id, as_of=as_of)
             elif not row.problems:
                 row.path.unlink(missing_ok=True)
@@ -418,25 +448,26 @@ def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id
     if header.unknown:
         log.warning("%s: %d column(s) outside the manifest contract were ignored", file_name, header.unknown)
     log.info(
-        "%s: %s; %d record(s), %d stored (%.1f s of audio), %d quarantined; reasons %s",
+        "%s: %s; %d record(s), %d stored (%.1f s of audio), %d quarantined, %d suppressed (R7); reasons %s",
         file_name,
         result["status"],
         len(rows),
         result["rows_loaded"],
         _audio_seconds(rows),
         result["rows_quarantined"],
+        result["rows_suppressed"],
         result["reasons"] or "none",
     )
     return result
 
 
 def _status(rows: Sequence[_Row]) -> str:
-    bad = sum(1 for row in rows if row.problems)
-    return "loaded" if not bad else "quarantined" if bad == len(rows) else "partially_loaded"
+    loaded, quarantined, _suppressed = _counts(rows)
+    return "loaded" if not quarantined else "partially_loaded" if loaded else "quarantined"
 
 
 def _audio_seconds(rows: Sequence[_Row]) -> float:
-    return round(sum(row.info.duration_seconds for row in rows if not row.problems), 1)
+    return round(sum(row.info.duration_seconds for row in rows if not row.problems and not row.suppressed), 1)
 
 
 def _load(
@@ -457,15 +488,16 @@ def _load(
     rejected = quarantine.RowQuarantine(client_id, file_name, manifest_sha, header.cells)
     try:
         for row in rows:
-            if row.problems:
+            if row.problems or row.suppressed:
                 continue
             target = recordings_store.path_of(_stored_path(client_id, row))
             if _store(row.path, target, row.sha256):
                 written.append(target)
             else:  # the file changed after it was checked: still being uploaded or overwritten
                 row.reject("sha256", "sha256_mismatch")
-        reasons = Counter(code for row in rows for _column, code in row.problems)
-        stored = [row for row in rows if not row.problems]
+        reasons = Counter(code for row in rows if not row.suppressed for _column, code in row.problems)
+        stored = [row for row in rows if not row.problems and not row.suppressed]
+        _loaded, quarantined, suppressed = _counts(rows)
         status = _status(rows)
         with eng.begin() as conn:
             delivery_id = deliveries.record(
@@ -479,16 +511,21 @@ def _load(
                 run_id=run_id,
                 rows_total=len(rows),
                 rows_loaded=len(stored),
-                rows_quarantined=len(rows) - len(stored),
+                rows_quarantined=quarantined,
                 reasons=reasons,
             )
+            if suppressed:
+                conn.execute(
+                    sql.statement("r7_delivery_suppressed", eng.dialect.name),
+                    {"delivery_id": delivery_id, "rows_suppressed": suppressed},
+                )
             if stored:
                 conn.execute(
                     sql.statement("recordings_insert", eng.dialect.name),
                     [_recording(client_id, row, delivery_id) for row in stored],
                 )
             for row in rows:
-                if row.problems:
+                if row.problems and not row.suppressed:
                     rejected.add(row.record, row.cells, row.problems)
             rejected.close(
                 conn, delivery_id=delivery_id, as_of=as_of, non_respondent_months=client.non_respondent_months
@@ -506,7 +543,8 @@ def _load(
                     "unknown_columns": header.unknown,
                     "rows_total": len(rows),
                     "rows_loaded": len(stored),
-                    "rows_quarantined": len(rows) - len(stored),
+                    "rows_quarantined": quarantined,
+                    "rows_suppressed": suppressed,
                     "audio_seconds": _audio_seconds(rows),
                     "reasons": dict(reasons),
                 },
@@ -593,7 +631,7 @@ def _quarantine_manifest(
 def _duplicate(
     eng: Engine, client: ClientConfig, manifest: Path, raw: bytes, delivery_id: int, *, run_id: str, as_of: dt.date
 ) -> dict:
-    """Same bytes as an earlier manifest: load nothing; remove the named WAVs whose bytes the store holds."""
+    """Same bytes as an earlier manifest: load nothing; remove the named WAVs the store holds or R7 suppresses."""
     try:
         header, rows = _read_manifest(raw)
     except _ManifestProblem:
@@ -608,6 +646,10 @@ def _duplicate(
             for batch in _batches(sorted(set(named.values()))):
                 stored.update(conn.execute(query, {"client_id": client.client_id, "shas": batch}).scalars())
             removable = [path for path, sha in named.items() if sha in stored]
+            _mark_suppressed(
+                conn, rows, client, manifest.name
+            )  # R7: an objector's call is removed, whatever the store holds
+            removable += [row.path for row in rows if row.suppressed and row.owns_file and row.path not in removable]
             audit.append(
                 conn,
                 rule="INGEST",
