@@ -7,8 +7,10 @@ zone (R10). A crash before the commit leaves the file in landing for the next ru
 a crash after it leaves a file whose hash is already recorded: the next run calls it
 a duplicate and removes it.
 
-The file streams in chunks: memory stays flat for a million records. Valid records
-are bulk loaded into a staging table (COPY on PostgreSQL) and upserted set-based.
+The file streams in chunks: memory stays flat for a million records. Arrow's CSV reader
+(C++) reads it, with Python's csv module as the reference for any file Arrow would read
+differently. Valid records are bulk loaded into a staging table (COPY on PostgreSQL) and
+upserted set-based; on PostgreSQL a worker thread loads each chunk while the next is checked.
 
 Nothing from a record reaches logs, exceptions, XCom or audit events: they carry the
 file name, record numbers, column names, reason codes and counts.
@@ -27,12 +29,16 @@ import logging
 import os
 import shutil
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -295,7 +301,158 @@ def _chunks(records: Iterator[tuple[int, list[str]]], size: int) -> Iterator[lis
         yield chunk
 
 
-# --- loading -------------------------------------------------------------------------------
+@dataclass
+class _Chunk:
+    """Consecutive records of a file: the well-shaped ones as a frame, and their cells as delivered."""
+
+    records: int
+    frame: pd.DataFrame | None  # contract columns, stripped, '' as missing; indexed by record number
+    misshaped: list[tuple[int, list[str]]]  # records with more or fewer cells than the header
+    cells: Callable[[list[int]], list[list[str]]]  # the delivered cells of records, for quarantine
+
+
+def _python_chunks(path: Path, delimiter: str, header: contract.Header, width: int, size: int) -> Iterator[_Chunk]:
+    """Chunks read with Python's csv module: every file, whatever its shape."""
+    for chunk in _chunks(_records(path, delimiter, width), size):
+        first = chunk[0][0]
+        shaped = [(number, cells) for number, cells in chunk if len(cells) == width]
+        yield _Chunk(
+            records=len(chunk),
+            frame=_frame(shaped, header) if shaped else None,
+            misshaped=[(number, cells) for number, cells in chunk if len(cells) != width],
+            cells=lambda numbers, chunk=chunk, first=first: [chunk[number - first][1] for number in numbers],
+        )
+
+
+class _NotPlain(Exception):
+    """Arrow's reader met a record only Python's csv module reads as the contract says (read again with it)."""
+
+
+def _plain_header(path: Path) -> bool:
+    """Arrow skips the header as one line: only a header without quotes is certainly one line."""
+    with _open(path) as handle:
+        return '"' not in handle.readline()
+
+
+def _arrow_chunks(path: Path, delimiter: str, header: contract.Header, width: int, size: int) -> Iterator[_Chunk]:
+    """Chunks read by Arrow's CSV reader (C++), for files where every record has the header's width.
+
+    Records, cells and record numbers are those the csv module reads (quoted newlines, doubled quotes,
+    blank lines skipped, CR, LF or CRLF). Anything else, a record of another width, a cell over the csv
+    module's field limit, raises _NotPlain before that record's chunk is handed out: the file is then
+    read again by `_python_chunks`, which reports it exactly.
+    """
+    names = [f"c{position}" for position in range(width)]
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False, block_size=16 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:  # its message quotes the record: never passed on
+        reader = None
+    if reader is None:
+        raise _NotPlain
+    buffered: list[pa.RecordBatch] = []
+    rows, first = 0, 1
+    for batch in _arrow_batches(reader):
+        buffered.append(batch)
+        rows += batch.num_rows
+        while rows >= size:
+            table = pa.Table.from_batches(buffered)
+            yield _arrow_chunk(table.slice(0, size), first, header)
+            first += size
+            rest = table.slice(size)
+            buffered, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield _arrow_chunk(pa.Table.from_batches(buffered), first, header)
+
+
+def _arrow_batches(reader: pa_csv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+    while True:
+        irregular = False
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid:  # a record of another width or a quote left open; the message quotes it
+            irregular = True
+        if irregular:
+            raise _NotPlain
+        yield batch
+
+
+def _arrow_chunk(table: pa.Table, first: int, header: contract.Header) -> _Chunk:
+    limit = csv.field_size_limit()
+    for column in table.columns:
+        # Bytes bound characters from above: count characters only when the bytes come near the limit.
+        if column.length() and pc.max(pc.binary_length(column)).as_py() >= limit:
+            if pc.max(pc.utf8_length(column)).as_py() >= limit:
+                raise _NotPlain
+    numbers = pd.RangeIndex(first, first + table.num_rows)
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(
+                _blank_to_null(pc.utf8_trim(table.column(position), identifiers.WHITESPACE)), index=numbers, dtype="str"
+            )
+            for name, position in header.positions.items()
+        }
+    )
+
+    def cells(records: list[int]) -> list[list[str]]:
+        picked = table.take(pa.array([number - first for number in records], pa.int64()))
+        return [list(row) for row in zip(*(column.to_pylist() for column in picked.columns), strict=True)]
+
+    return _Chunk(records=table.num_rows, frame=frame, misshaped=[], cells=cells)
+
+
+def _blank_to_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
+@dataclass
+class _KeysAhead:
+    """The keys (assignment_id, respondent_ref) of a whole file, read before its first chunk is checked."""
+
+    pairs: pa.Table  # each key once: to find the people the warehouse holds already
+    spread: set[str]  # keys in more than one chunk: their records wait for the end (see _Staging)
+
+
+def _keys_ahead(path: Path, delimiter: str, header: contract.Header, width: int, size: int) -> _KeysAhead | None:
+    """The file's keys, cleaned as `_arrow_chunk` cleans them, by Arrow; None if Arrow cannot read the file."""
+    names = [f"c{position}" for position in range(width)]
+    wanted = [names[header.positions["assignment_id"]], names[header.positions["respondent_ref"]]]
+    try:
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=wanted,
+                column_types=dict.fromkeys(wanted, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:  # its message quotes the record: never passed on
+        return None
+    keys = pa.table(
+        {
+            "assignment_id": _blank_to_null(pc.utf8_trim(table.column(0), identifiers.WHITESPACE)),
+            "respondent_ref": _blank_to_null(pc.utf8_trim(table.column(1), identifiers.WHITESPACE)),
+            "chunk": pa.array(np.arange(table.num_rows) // size),
+        }
+    ).drop_null()
+    # First and last chunk of each key: a key is spread when they differ.
+    pairs = keys.group_by(["assignment_id", "respondent_ref"]).aggregate([("chunk", "min"), ("chunk", "max")])
+    spread = pairs.filter(pc.not_equal(pairs["chunk_min"], pairs["chunk_max"]))
+    joined = pc.binary_join_element_wise(spread["assignment_id"], spread["respondent_ref"], _KEY_SEPARATOR)
+    return _KeysAhead(pairs=pairs.select(["assignment_id", "respondent_ref"]), spread=set(joined.to_pylist()))
 
 
 def _load(
@@ -340,29 +497,50 @@ def _load(
         status="loading",
         run_id=run_id,
     )
-    rejected = quarantine.RowQuarantine(client.client_id, source.name, sha256, cells)
-    staging = _Staging(conn)
-    try:
-        checker = _Checker(conn, client.client_id, suite, header, len(cells), client.country, as_of)
-        total = 0
-        with _cyclic_gc_paused():
-            for chunk in _chunks(_records(source, delimiter, len(cells)), chunk_records):
-                total += len(chunk)
-                staging.add(checker.check(chunk, rejected))
-        if checker.repeated_later:
-            _withdraw_repeated(source, delimiter, header, len(cells), checker.repeated_later, staging, rejected)
-        if total == 0:
-            raise WholeFileProblem("empty", "the file has a header but no records")
-        loaded = staging.upsert(client.client_id, delivery_id)
-        suppressed = checker.suppressed
-        if loaded + rejected.rows + suppressed != total:
-            raise IngestError(
-                f"{total} records read but {loaded} loaded, {rejected.rows} quarantined and {suppressed} suppressed"
+    # R7: most clients have nobody on the suppression list; then no chunk needs to ask again.
+    objections = bool(suppression.listed(conn, client.client_id))
+    width = len(cells)
+    if not _plain_header(source):
+        attempts = [(_python_chunks, None)]
+    elif conn.dialect.name == "postgresql":
+        ahead = _keys_ahead(source, delimiter, header, width, chunk_records)
+        attempts = [(_arrow_chunks, ahead), (_python_chunks, None)] if ahead else [(_python_chunks, None)]
+    else:
+        attempts = [(_arrow_chunks, None), (_python_chunks, None)]
+    for read, ahead in attempts:
+        rejected = quarantine.RowQuarantine(client.client_id, source.name, sha256, cells)
+        # Chunks are upserted as they come when the keys were read ahead: a savepoint takes them back
+        # should Arrow's reader give up on the file after all.
+        savepoint = conn.begin_nested() if ahead else None
+        try:
+            with _Staging(conn, client.client_id, delivery_id, ahead) as staging:
+                checker = _Checker(conn, client.client_id, suite, staging, client.country, as_of, objections)
+                total = _stage_chunks(read(source, delimiter, header, width, chunk_records), checker, rejected)
+                if total is not None:
+                    if checker.repeated_later:
+                        _withdraw_repeated(source, delimiter, header, width, checker.repeated_later, staging, rejected)
+                    if total == 0:
+                        raise WholeFileProblem("empty", "the file has a header but no records")
+                    loaded = staging.upsert(client.client_id, delivery_id)
+            if total is None:  # Arrow's reader gave up on this file: undo, and read it again with csv
+                rejected.discard()
+                if savepoint is not None:
+                    savepoint.rollback()
+                continue
+            if savepoint is not None:
+                savepoint.commit()
+            suppressed = checker.suppressed
+            if loaded + rejected.rows + suppressed != total:
+                raise IngestError(
+                    f"{total} records read but {loaded} loaded, {rejected.rows} quarantined and {suppressed} suppressed"
+                )
+            rejected.close(
+                conn, delivery_id=delivery_id, as_of=as_of, non_respondent_months=client.non_respondent_months
             )
-        rejected.close(conn, delivery_id=delivery_id, as_of=as_of, non_respondent_months=client.non_respondent_months)
-    except BaseException:
-        rejected.discard()
-        raise
+        except BaseException:
+            rejected.discard()
+            raise
+        break
     reasons = dict(rejected.reasons)
     if header.unknown:
         reasons["unknown_columns"] = header.unknown
@@ -403,65 +581,81 @@ def _load(
     return outcome
 
 
+def _stage_chunks(chunks: Iterator[_Chunk], checker: _Checker, rejected: quarantine.RowQuarantine) -> int | None:
+    """Check every chunk and stage its valid records; the records read, or None if Arrow's reader gave up."""
+    total = 0
+    with _cyclic_gc_paused():
+        try:
+            for chunk in chunks:
+                total += chunk.records
+                checker.staging.add(checker.check(chunk, rejected))
+        except _NotPlain:
+            return None
+    return total
+
+
 class _Checker:
-    """Validates chunks of one file: cleans and normalises cells, runs the suite, tracks keys across chunks."""
+    """Validates chunks of one file: normalises cells, runs the suite, tracks keys across chunks."""
 
     def __init__(
         self,
         conn: Connection,
         client_id: str,
         suite: validation.ResponsesSuite,
-        header: contract.Header,
-        width: int,
+        staging: _Staging,
         country: str,
         as_of: dt.date,
+        objections: bool,
     ) -> None:
         self.conn = conn
         self.client_id = client_id
         self.suite = suite
-        self.header = header
-        self.width = width
+        self.staging = staging
         self.country = country
         self.as_of = as_of
+        self.objections = objections  # anyone on the client's suppression list (R7)
         self.seen_keys: set[str] = set()
         # Keys met again in a later chunk: their earlier, already staged records are withdrawn at the end.
         self.repeated_later: set[str] = set()
         self.suppressed = 0
 
-    def check(self, chunk: list[tuple[int, list[str]]], rejected: quarantine.RowQuarantine) -> pd.DataFrame | None:
+    def check(self, chunk: _Chunk, rejected: quarantine.RowQuarantine) -> pd.DataFrame | None:
         """Quarantine the chunk's bad records; return its valid records, normalised, for staging."""
-        first = chunk[0][0]
-        shaped = [(number, cells) for number, cells in chunk if len(cells) == self.width]
-        for number, cells in chunk:
-            if len(cells) != self.width:
-                rejected.add(number, cells, [("", "field_count")])
-        if not shaped:
+        for number, cells in chunk.misshaped:
+            rejected.add(number, cells, [("", "field_count")])
+        frame = chunk.frame
+        if frame is None:
             return None
-        frame = _frame(shaped, self.header)
         _normalise(frame, self.country)
-        # R7: a person who objected is not loaded, and not kept in quarantine either.
-        objected = suppression.suppressed(self.conn, self.client_id, frame, self.country)
-        if objected.any():
-            self.suppressed += int(objected.sum())
-            frame = frame[~objected.to_numpy()]
-            if frame.empty:
-                return None
+        if self.objections:
+            # R7: a person who objected is not loaded, and not kept in quarantine either.
+            self.staging.wait()  # the connection is the worker's until its job is done
+            objected = suppression.suppressed(self.conn, self.client_id, frame, self.country)
+            if objected.any():
+                self.suppressed += int(objected.sum())
+                frame = frame[~objected.to_numpy()]
+                if frame.empty:
+                    return None
         problems = self.suite.validate(frame)
         moments = validation.check_parsed(frame, problems, as_of=self.as_of)
         self._repeated_keys(frame, problems)
-        for number in sorted(problems):
-            rejected.add(number, chunk[number - first][1], problems[number])
-        good = frame.index.difference(pd.Index(list(problems), dtype=frame.index.dtype))
-        return _staged(frame.loc[good], moments.invited_at[good], moments.responded_at[good])
+        numbers = sorted(problems)
+        for number, cells in zip(numbers, chunk.cells(numbers), strict=True):
+            rejected.add(number, cells, problems[number])
+        invited_at, responded_at = moments.invited_at, moments.responded_at
+        if numbers:
+            good = frame.index.difference(pd.Index(numbers, dtype=frame.index.dtype))
+            frame, invited_at, responded_at = frame.loc[good], invited_at[good], responded_at[good]
+        return _staged(frame, invited_at, responded_at)
 
     def _repeated_keys(self, frame: pd.DataFrame, problems: validation.Problems) -> None:
         keys = (frame["assignment_id"] + _KEY_SEPARATOR + frame["respondent_ref"]).dropna()
-        seen = self.seen_keys
-        again = np.fromiter((key in seen for key in keys), dtype=bool, count=len(keys))
-        for number, key in zip(keys.index[again], keys[again], strict=True):
-            problems.setdefault(number, []).append(("", "duplicate_key"))
-            self.repeated_later.add(key)
-        seen.update(keys)
+        # One conversion to Python strings: iterating the Arrow-backed series costs a call per key.
+        values, seen = keys.tolist(), self.seen_keys
+        for position in [position for position, key in enumerate(values) if key in seen]:
+            problems.setdefault(int(keys.index[position]), []).append(("", "duplicate_key"))
+            self.repeated_later.add(values[position])
+        seen.update(values)
 
 
 def _frame(rows: list[tuple[int, list[str]]], header: contract.Header) -> pd.DataFrame:
@@ -491,15 +685,15 @@ def _normalise(frame: pd.DataFrame, country: str) -> None:
 
 
 def _staged(frame: pd.DataFrame, invited_at: pd.Series, responded_at: pd.Series) -> pd.DataFrame:
-    """The staging table's columns, in its order, as text the database parses."""
+    """The staging table's columns, in its order: moments in UTC, invited_on the Amsterdam day, the rest text."""
     staged = pd.DataFrame(index=frame.index)
     for name in STAGED:
         if name == "invited_at":
-            staged[name] = _utc_text(invited_at)
+            staged[name] = invited_at
         elif name == "responded_at":
-            staged[name] = _utc_text(responded_at)
+            staged[name] = responded_at
         elif name == "invited_on":
-            staged[name] = validation.amsterdam_day(invited_at).dt.strftime("%Y-%m-%d")
+            staged[name] = validation.amsterdam_day(invited_at)
         elif name in frame:
             staged[name] = frame[name]
         else:
@@ -507,8 +701,52 @@ def _staged(frame: pd.DataFrame, invited_at: pd.Series, responded_at: pd.Series)
     return staged
 
 
+def _as_csv(staged: pd.DataFrame) -> io.BytesIO:
+    """Staged records as CSV for COPY (PostgreSQL), written by Arrow: a missing value is an unquoted
+    empty field, NULL to COPY (no value is '' after cleaning); moments as UTC text with '+00'."""
+    arrays = [pa.array(staged.index.to_numpy(), pa.int64())]
+    for name in STAGED:
+        values = staged[name]
+        if name in ("invited_at", "responded_at"):
+            # Arrow's CSV writer formats zoned moments twenty times slower than this.
+            utc = pc.cast(pa.array(values).cast(pa.timestamp("us")), pa.string())
+            arrays.append(pc.binary_join_element_wise(utc, pa.scalar("+00"), ""))
+        elif name == "invited_on":
+            arrays.append(pc.cast(pa.array(values), pa.date32()))
+        elif values.dtype == object:  # a column the delivery does not have: all missing
+            arrays.append(pa.nulls(len(values), pa.string()))
+        else:
+            arrays.append(pa.array(values))
+    buffer = io.BytesIO()
+    table = pa.Table.from_arrays(arrays, names=["record_number", *STAGED])
+    pa_csv.write_csv(table, buffer, write_options=pa_csv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    return buffer
+
+
+def _csv_of(table: pa.Table) -> io.BytesIO:
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    return buffer
+
+
+def _as_rows(staged: pd.DataFrame) -> list[dict]:
+    """Staged records as parameters (SQLite): moments as SQLAlchemy stores them, days as ISO text."""
+    columns = []
+    for name in STAGED:
+        values = staged[name]
+        if name in ("invited_at", "responded_at"):
+            values = _utc_text(values)
+        elif name == "invited_on":
+            values = values.dt.strftime("%Y-%m-%d")
+        columns.append(values.to_numpy(dtype=object, na_value=None))
+    names = ("record_number", *STAGED)
+    return [dict(zip(names, values, strict=True)) for values in zip(staged.index, *columns, strict=True)]
+
+
 def _utc_text(moments: pd.Series) -> pd.Series:
-    """UTC moments as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite form; PostgreSQL gets '+00' added)."""
+    """UTC moments as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite form)."""
     return moments.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -533,35 +771,79 @@ def _withdraw_repeated(
 
 
 class _Staging:
-    """The temporary table holding one file's valid records until the set-based upsert."""
+    """The temporary table holding valid records until their set-based upsert (include/sql/ingest_*.sql).
 
-    def __init__(self, conn: Connection) -> None:
+    On PostgreSQL a worker thread does the database's part while Python checks the next chunk: it COPYs
+    each chunk and, when the file's keys were read ahead, upserts it and empties the table again. A record
+    whose key occurs in another chunk as well waits in ingest_held instead: at the end its key may prove
+    repeated, and then every record of it is withdrawn (quarantined), none loaded. Without keys read ahead
+    (SQLite, a file only the csv module reads) every record waits, and all are upserted at the end.
+    Nothing else uses the connection until `wait` says the worker is done.
+    """
+
+    def __init__(self, conn: Connection, client_id: str, delivery_id: int, ahead: _KeysAhead | None = None) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
-        self.rows = 0
-        conn.execute(sql.statement("ingest_staging_drop", self.dialect))
-        conn.execute(sql.statement("ingest_staging_create", self.dialect))
+        self.ahead = ahead  # keys read ahead: chunks are upserted as they come
+        self._released = False
+        self.params = {"client_id": client_id, "delivery_id": delivery_id, "loaded_at": dt.datetime.now(dt.UTC)}
+        self.rows = 0  # records staged, upserted or waiting, less those withdrawn
+        self.loaded = 0  # people upserted chunk by chunk
+        self._waiting = 0  # records in the staging table (or held) for the upsert at the end
+        self._known = 0  # people of the file the warehouse holds already (PostgreSQL)
+        self._pending: Future | None = None
+        self._worker = ThreadPoolExecutor(1, "ingest-load") if self.dialect == "postgresql" else None
+        self._execute("ingest_staging_drop")
+        self._execute("ingest_staging_create")
+        if self.dialect == "postgresql":
+            self._execute("ingest_known_create")
+        if ahead is not None:
+            self._execute("ingest_held_create")
+            self._execute("ingest_keys_create")
+            self._pending = self._worker.submit(self._find_known, _csv_of(ahead.pairs))
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def __exit__(self, failure: type[BaseException] | None, *_details) -> None:
+        try:
+            if failure is None:
+                self.wait()
+            else:
+                with contextlib.suppress(Exception):  # the first failure is the one to report
+                    self.wait()
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
+
+    def wait(self) -> None:
+        """Return once the worker's job in flight is done (raising what it raised)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def add(self, staged: pd.DataFrame | None) -> None:
         if staged is None or staged.empty:
             return
-        columns = [staged[name].to_numpy(dtype=object, na_value=None) for name in STAGED]
-        if self.dialect == "postgresql":
-            for position in (STAGED.index("invited_at"), STAGED.index("responded_at")):
-                columns[position] = [None if moment is None else f"{moment}+00" for moment in columns[position]]
-            buffer = io.StringIO()
-            # csv writes None as an unquoted empty field: NULL to COPY (no value is '' after cleaning).
-            csv.writer(buffer, lineterminator="\n").writerows(zip(staged.index, *columns, strict=True))
-            buffer.seek(0)
-            with self.conn.connection.dbapi_connection.cursor() as cursor:
-                cursor.copy_expert(sql.statement("ingest_staging_copy", self.dialect).text, buffer)
-        else:
-            names = ("record_number", *STAGED)
-            rows = [dict(zip(names, values, strict=True)) for values in zip(staged.index, *columns, strict=True)]
-            self.conn.execute(sql.statement("ingest_staging_insert", self.dialect), rows)
         self.rows += len(staged)
+        if self.dialect != "postgresql":
+            self.conn.execute(sql.statement("ingest_staging_insert", self.dialect), _as_rows(staged))
+            self._waiting += len(staged)
+            return
+        if self.ahead is None:
+            job, args = self._copy, ("ingest_staging_copy", _as_csv(staged))
+            self._waiting += len(staged)
+        else:
+            keys = staged["assignment_id"] + _KEY_SEPARATOR + staged["respondent_ref"]
+            held = keys.isin(self.ahead.spread).to_numpy() if self.ahead.spread else np.zeros(len(staged), bool)
+            now, later = staged[~held], staged[held]
+            job, args = self._upsert_chunk, (_as_csv(now) if len(now) else None, _as_csv(later) if len(later) else None)
+            self._waiting += len(later)
+        self.wait()
+        self._pending = self._worker.submit(job, *args)
 
     def withdraw(self, records: list[int]) -> list[int]:
+        self._gather()
         statement = sql.statement("ingest_staging_withdraw", self.dialect).bindparams(
             sa.bindparam("records", expanding=True)
         )
@@ -570,24 +852,84 @@ class _Staging:
             batch = records[start : start + 10_000]
             withdrawn += [row[0] for row in self.conn.execute(statement, {"records": batch})]
         self.rows -= len(withdrawn)
+        self._waiting -= len(withdrawn)
         return withdrawn
 
     def upsert(self, client_id: str, delivery_id: int) -> int:
-        """Set-based upsert of the staged people and their answers; returns the people loaded."""
-        if self.rows == 0:
-            return 0
-        if self.dialect == "postgresql":
-            self.conn.execute(sql.statement("ingest_staging_analyze", self.dialect))
-        people = sql.statement("ingest_upsert_respondents", self.dialect).bindparams(
-            sa.bindparam("loaded_at", type_=sa.DateTime(timezone=True))
-        )
-        params = {"client_id": client_id, "delivery_id": delivery_id, "loaded_at": dt.datetime.now(dt.UTC)}
-        loaded = self.conn.execute(people, params).rowcount
-        self.conn.execute(sql.statement("ingest_withdrawn_responses", self.dialect), {"client_id": client_id})
-        self.conn.execute(sql.statement("ingest_upsert_responses", self.dialect), {"client_id": client_id})
-        if loaded != self.rows:
-            raise IngestError(f"staged {self.rows} records but the upsert touched {loaded} people")
-        return loaded
+        """Set-based upsert of the staged people still waiting and their answers; returns all people loaded."""
+        self.params.update(client_id=client_id, delivery_id=delivery_id)
+        self._gather()
+        if self._waiting:
+            if self.dialect == "postgresql":
+                if self.ahead is None:
+                    self._known = self._execute("ingest_known_from_staging")
+                people = self._upsert_staged()
+            else:
+                people = self._execute("ingest_upsert_respondents")
+                self._execute("ingest_withdrawn_responses")
+                self._execute("ingest_upsert_responses")
+            self._count(people, self._waiting)
+            self.loaded += people
+            self._waiting = 0
+        if self.loaded != self.rows:
+            raise IngestError(f"staged {self.rows} records but the upsert touched {self.loaded} people")
+        return self.loaded
+
+    # --- the worker's jobs and the statements (PostgreSQL unless said otherwise) ---
+
+    def _gather(self) -> None:
+        """Wait for the worker; records held back move to the staging table for the end."""
+        self.wait()
+        if self.ahead is not None and not self._released:
+            self._execute("ingest_held_release")
+            self._released = True
+
+    def _find_known(self, pairs: io.BytesIO) -> None:
+        self._copy("ingest_keys_copy", pairs)
+        self._known = self._execute("ingest_known_from_keys")
+        if self._known:
+            self._execute("ingest_known_analyze")
+
+    def _upsert_chunk(self, now: io.BytesIO | None, later: io.BytesIO | None) -> None:
+        if now is not None:
+            staged = self._copy("ingest_staging_copy", now)
+            people = self._upsert_staged()
+            self._count(people, staged)
+            self.loaded += people
+            self._execute("ingest_staging_truncate")
+        if later is not None:
+            self._copy("ingest_held_copy", later)
+
+    def _upsert_staged(self) -> int:
+        """Upsert what the staging table holds; returns the people it touched. People met before
+        (a corrected re-delivery) are updated, the rest inserted: for a first delivery only the INSERTs run."""
+        people = 0
+        if self._known:
+            self._execute("ingest_match_respondents")
+            self._execute("ingest_staging_analyze")
+            people += self._execute("ingest_known_respondents")
+            self._execute("ingest_withdrawn_responses")
+        people += self._execute("ingest_new_respondents")
+        self._execute("ingest_new_responses")
+        if self._known:
+            self._execute("ingest_known_responses")
+        return people
+
+    def _count(self, people: int, staged: int) -> None:
+        if people != staged:
+            raise IngestError(f"staged {staged} records but the upsert touched {people} people")
+
+    def _copy(self, name: str, rows: io.BytesIO) -> int:
+        with self.conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.copy_expert(sql.statement(name, self.dialect).text, rows, size=1 << 20)
+            return cursor.rowcount
+
+    def _execute(self, name: str) -> int:
+        statement = sql.statement(name, self.dialect)
+        if ":loaded_at" in statement.text:
+            # Typed, so SQLite stores the moment in SQLAlchemy's form like every other timestamp.
+            statement = statement.bindparams(sa.bindparam("loaded_at", type_=sa.DateTime(timezone=True)))
+        return self.conn.execute(statement, self.params).rowcount
 
 
 # --- whole-file quarantine -----------------------------------------------------------------

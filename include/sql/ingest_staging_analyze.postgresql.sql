@@ -1,2 +1,3 @@
--- Temporary tables are never analysed automatically: give the planner the row count for the upsert joins.
-ANALYZE pg_temp.ingest_staging
+-- Temporary tables are never analysed automatically: tell the planner how many staged people were met
+-- before, so the statements for them read only their own rows of respondents and responses.
+ANALYZE pg_temp.ingest_staging (known, responded_at)

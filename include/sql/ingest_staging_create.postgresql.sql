@@ -1,5 +1,7 @@
 -- Ingest staging: the valid records of one responses file, normalised, before the upsert.
--- Dropped at commit; no index or key, so COPY runs at full speed.
+-- Dropped at commit; no index or key, so COPY runs at full speed. Each record draws its person's id
+-- from the respondents sequence as it is copied; `known` marks people the warehouse already holds
+-- (they take their own id back in ingest_match_respondents), so no later statement joins on the key.
 CREATE TEMP TABLE ingest_staging (
     record_number integer NOT NULL,
     assignment_id text NOT NULL,
@@ -26,5 +28,7 @@ CREATE TEMP TABLE ingest_staging (
     csat smallint,
     answer_text text,
     ip_address text,
-    user_agent text
+    user_agent text,
+    respondent_id bigint NOT NULL DEFAULT nextval('respondents_id_seq'),
+    known boolean NOT NULL DEFAULT false
 ) ON COMMIT DROP
