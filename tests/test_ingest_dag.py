@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import sqlalchemy as sa
 
 from include import settings
 from include.sample_data import fake_respondents, write_responses_csv
+from tests import airflow_metadata
 from tests.factories import write_client
 
 CLIENT = "plantage"
@@ -50,15 +49,12 @@ def deliver(landing: Path) -> int:
 
 def everything_airflow_kept() -> bytes:
     """Every byte under AIRFLOW_HOME: task logs and the metadata DB with its XCom table."""
-    home = Path(os.environ["AIRFLOW_HOME"])
-    return b"".join(path.read_bytes() for path in sorted(home.rglob("*")) if path.is_file())
+    return airflow_metadata.everything_kept()
 
 
 def xcom_values() -> list[str]:
-    database = Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute("SELECT value FROM xcom WHERE dag_id = ?", (f"kcm_ingest__{CLIENT}",)).fetchall()
-    return [value.decode() if isinstance(value, bytes) else str(value) for (value,) in rows]
+    rows = airflow_metadata.query("SELECT value FROM xcom WHERE dag_id = ?", (f"kcm_ingest__{CLIENT}",))
+    return [str(value) for (value,) in rows]
 
 
 @pytest.mark.airflow

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from include import retention, settings
+from tests import airflow_metadata
 from tests.factories import write_client
 from tests.test_retention_world import add_recording, load_people, person, quarantine_a_file, rows, scalar, sync_client
 
@@ -109,8 +110,7 @@ def _world(warehouse, clients_dir, tmp_path):
 
 def _everything_airflow_kept() -> bytes:
     """Every byte under AIRFLOW_HOME: task logs, the metadata DB with its XCom, run conf and audit log."""
-    home = Path(os.environ["AIRFLOW_HOME"])
-    return b"".join(p.read_bytes() for p in sorted(home.rglob("*")) if p.is_file())
+    return airflow_metadata.everything_kept()
 
 
 def _failed_task_logs() -> str:
