@@ -485,8 +485,15 @@ def _load(
             f"(required: {', '.join(contract.REQUIRED)})",
         )
 
-    assignments = validation.assignment_states(conn, client.client_id, as_of)
-    suite = validation.ResponsesSuite(header.columns, assignments, country=client.country)
+    width = len(cells)
+    plain = _plain_header(source)
+    streamed = plain and conn.dialect.name == "postgresql"
+    with ThreadPoolExecutor(1, "ingest-keys") as reader:
+        # Arrow reads the keys in its own threads while Great Expectations sets up (its first import takes seconds).
+        reading = reader.submit(_keys_ahead, source, delimiter, header, width, chunk_records) if streamed else None
+        assignments = validation.assignment_states(conn, client.client_id, as_of)
+        suite = validation.ResponsesSuite(header.columns, assignments, country=client.country)
+        ahead = reading.result() if reading else None
     delivery_id = deliveries.record(
         conn,
         client_id=client.client_id,
@@ -499,14 +506,12 @@ def _load(
     )
     # R7: most clients have nobody on the suppression list; then no chunk needs to ask again.
     objections = bool(suppression.listed(conn, client.client_id))
-    width = len(cells)
-    if not _plain_header(source):
-        attempts = [(_python_chunks, None)]
-    elif conn.dialect.name == "postgresql":
-        ahead = _keys_ahead(source, delimiter, header, width, chunk_records)
+    if streamed:
         attempts = [(_arrow_chunks, ahead), (_python_chunks, None)] if ahead else [(_python_chunks, None)]
-    else:
+    elif plain:
         attempts = [(_arrow_chunks, None), (_python_chunks, None)]
+    else:
+        attempts = [(_python_chunks, None)]
     for read, ahead in attempts:
         rejected = quarantine.RowQuarantine(client.client_id, source.name, sha256, cells)
         # Chunks are upserted as they come when the keys were read ahead: a savepoint takes them back
