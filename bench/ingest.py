@@ -10,8 +10,11 @@ in a child process so its generation does not count).
 The CSV (BENCH_ROWS rows, default 1,000,000) is invented with include.sample_data.fake_respondents
 (Faker nl_NL, unique respondent_ref) and cached under var/bench/. The database is created on
 BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the end.
-Prints times, ratios and where the ingest spends its time; asserts nothing.
-    BENCH_ROWS=100000 python bench/ingest.py [--repeat N]
+Each run delivers the file for a new client (every record a new person, as in a first delivery);
+run 1 is the ingest as a task runs it, Great Expectations imported inside; later runs find it imported.
+Prints times, ratios and where the ingest spends its time; asserts nothing. The machine is shared:
+repeat when the numbers look noisy.
+    BENCH_ROWS=100000 python bench/ingest.py [--repeat N] [--profile]    (BENCH_CHUNK: records per chunk)
 """
 
 from __future__ import annotations
@@ -145,20 +148,24 @@ def bare_copy(eng: sa.engine.Engine, path: Path, attempt: int) -> float:
 # --- where the ingest spends its time --------------------------------------------------------
 
 # (label, owner, attribute): steps of the ingest, timed by wrapping them; a step an implementation
-# no longer has is left out of the breakdown.
+# no longer has is left out of the breakdown. The ingest's own thread runs these in turn:
 STEPS = (
     ("scan (sha256, UTF-8 check)", responses, "_scan"),
     ("Great Expectations set-up", validation.ResponsesSuite, "__init__"),
-    ("read keys ahead (Arrow)", responses, "_keys_ahead"),
     ("read CSV (Arrow), build frames", responses, "_arrow_chunk"),
     ("build frames (csv module)", responses, "_frame"),
     ("normalise e-mail/phone/postcode", responses, "_normalise"),
     ("R7 suppression check", responses.suppression, "suppressed"),
     ("Great Expectations", validation.ResponsesSuite, "validate"),
     ("parse dates, order checks", validation, "check_parsed"),
-    ("staged text", responses, "_staged"),
-    ("COPY into staging", responses._Staging, "add"),
-    ("upsert respondents+responses", responses._Staging, "upsert"),
+    ("staged records", responses, "_staged"),
+    ("hand a chunk to the database", responses._Staging, "add"),
+    ("last upsert, waiting for the database", responses._Staging, "upsert"),
+)
+# ... while these run beside it, in threads:
+BESIDE = (
+    ("read keys ahead (Arrow, during GX set-up)", responses, "_keys_ahead"),
+    ("COPY into staging (database)", responses._Staging, "_copy"),
 )
 
 
@@ -171,7 +178,7 @@ class Breakdown:
         self._originals: list[tuple[object, str, object]] = []
 
     def __enter__(self) -> Breakdown:
-        for label, owner, attribute in STEPS:
+        for label, owner, attribute in STEPS + BESIDE:
             original = owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
             if original is None:
                 continue
@@ -258,23 +265,29 @@ def report(attempt: int, copy_seconds: float, seconds: float, outcome: dict, bre
     print(f"       ratio ingest / COPY: {seconds / copy_seconds:.2f}x  (goal <= {GOAL_RATIO:.0f}x)")
     print(f"       outcome: {outcome['status']}, {outcome['rows_loaded']:,} loaded, "
           f"{outcome['rows_quarantined']:,} quarantined {outcome['reasons'] or ''}")  # fmt: skip
-    print("       where the ingest's own thread spends its time (the database works beside it):")
+    print("       where the ingest's own thread spends its time:")
     accounted = 0.0
     for label, _owner, _attribute in STEPS:
         if label in breakdown.seconds:
             step = breakdown.seconds[label]
             accounted += step
-            print(f"         {label:<38} {step:6.2f} s  {step / copy_seconds:5.2f}x COPY")
+            print(f"         {label:<42} {step:6.2f} s  {step / copy_seconds:5.2f}x COPY")
     rest = seconds - accounted
-    print(f"         {'reading chunks, keys, bookkeeping':<38} {rest:6.2f} s  {rest / copy_seconds:5.2f}x COPY")
+    print(f"         {'reading chunks, keys, bookkeeping':<42} {rest:6.2f} s  {rest / copy_seconds:5.2f}x COPY")
+    print("       beside it (threads; the database statements run on the worker thread as chunks come):")
+    for label, _owner, _attribute in BESIDE:
+        if label in breakdown.seconds:
+            step = breakdown.seconds[label]
+            print(f"         {label:<42} {step:6.2f} s  {step / copy_seconds:5.2f}x COPY")
     statements = breakdown.statements
-    print("       database time per statement (worker thread included; COPY into staging not counted):")
     for name, spent in sorted(statements.items(), key=lambda item: -item[1]):
         if spent >= 0.1:
-            print(f"         {name.removesuffix('.sql'):<38} {spent:6.2f} s  {spent / copy_seconds:5.2f}x COPY")
-    floor = sum(statements.get(f"ingest_new_{table}.postgresql.sql", 0.0) for table in ("respondents", "responses"))
-    print(f"       floor: the INSERTs into the indexed respondents and responses tables alone take {floor:.2f} s "
-          f"= {floor / copy_seconds:.2f}x COPY")  # fmt: skip
+            print(f"         {name.removesuffix('.sql'):<42} {spent:6.2f} s  {spent / copy_seconds:5.2f}x COPY")
+    inserts = sum(statements.get(f"ingest_new_{table}.postgresql.sql", 0.0) for table in ("respondents", "responses"))
+    database = inserts + breakdown.seconds.get("COPY into staging (database)", 0.0)
+    print(f"       floor: the INSERTs into the indexed respondents and responses tables alone take {inserts:.2f} s "
+          f"= {inserts / copy_seconds:.2f}x COPY; with the COPY into staging {database:.2f} s "
+          f"= {database / copy_seconds:.2f}x")  # fmt: skip
 
 
 def main() -> None:
@@ -289,11 +302,6 @@ def main() -> None:
     path = delivery(ROWS)
     print(f"delivery: {ROWS:,} records, {path.stat().st_size / 1e6:.0f} MB ({path.relative_to(ROOT)}), "
           f"chunks of {CHUNK:,}")  # fmt: skip
-    started = time.perf_counter()
-    import great_expectations  # noqa: F401
-
-    import_seconds = time.perf_counter() - started
-    print(f"Great Expectations import, paid once per task process: {import_seconds:.2f} s (not in the runs below)")
     runs = []
     with database() as eng:
         before = peak_bytes()
@@ -303,11 +311,12 @@ def main() -> None:
             report(attempt, copy_seconds, seconds, outcome, breakdown)
             runs.append((seconds / copy_seconds, copy_seconds, seconds))
     peak = peak_bytes()
-    ratio, copy_seconds, seconds = min(runs)
-    verdict = "meets" if ratio <= GOAL_RATIO else "misses"
-    print(f"\nbest run: COPY {copy_seconds:.2f} s, ingest {seconds:.2f} s: ratio {ratio:.2f}x, "
-          f"{verdict} the {GOAL_RATIO:.0f}x goal; {(seconds + import_seconds) / copy_seconds:.2f}x with the "
-          f"Great Expectations import of a fresh task process")  # fmt: skip
+    first = runs[0][0]
+    print(f"\nratio as a task runs it (run 1: a fresh process, Great Expectations imported inside): {first:.2f}x, "
+          f"{'meets' if first <= GOAL_RATIO else 'misses'} the {GOAL_RATIO:.0f}x goal")  # fmt: skip
+    if len(runs) > 1:
+        ratio, copy_seconds, seconds = min(runs)
+        print(f"best run: COPY {copy_seconds:.2f} s, ingest {seconds:.2f} s: ratio {ratio:.2f}x")
     print(f"peak memory (ru_maxrss of this process): {peak / 1024**3:.2f} GB "
           f"({before / 1024**3:.2f} GB before the first ingest; goal < {GOAL_PEAK_BYTES / 1024**3:.0f} GB: "
           f"{'met' if peak < GOAL_PEAK_BYTES else 'missed'})")  # fmt: skip
