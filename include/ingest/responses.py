@@ -507,18 +507,18 @@ def _load(
     # R7: most clients have nobody on the suppression list; then no chunk needs to ask again.
     objections = bool(suppression.listed(conn, client.client_id))
     if streamed:
-        attempts = [(_arrow_chunks, ahead), (_python_chunks, None)] if ahead else [(_python_chunks, None)]
+        attempts = [(_arrow_chunks, ahead), (_python_chunks, None)] if ahead is not None else [(_python_chunks, None)]
     elif plain:
         attempts = [(_arrow_chunks, None), (_python_chunks, None)]
     else:
         attempts = [(_python_chunks, None)]
-    for read, ahead in attempts:
+    for read, keys in attempts:
         rejected = quarantine.RowQuarantine(client.client_id, source.name, sha256, cells)
         # Chunks are upserted as they come when the keys were read ahead: a savepoint takes them back
         # should Arrow's reader give up on the file after all.
-        savepoint = conn.begin_nested() if ahead else None
+        savepoint = conn.begin_nested() if keys is not None else None
         try:
-            with _Staging(conn, client.client_id, delivery_id, ahead) as staging:
+            with _Staging(conn, client.client_id, delivery_id, keys) as staging:
                 checker = _Checker(conn, client.client_id, suite, staging, client.country, as_of, objections)
                 total = _stage_chunks(read(source, delimiter, header, width, chunk_records), checker, rejected)
                 if total is not None:
