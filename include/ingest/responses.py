@@ -804,8 +804,7 @@ class _Staging:
             self._execute("ingest_known_create")
         if ahead is not None:
             self._execute("ingest_held_create")
-            self._execute("ingest_keys_create")
-            self._pending = self._worker.submit(self._find_known, _csv_of(ahead.pairs))
+            self._pending = self._worker.submit(self._find_known, ahead.pairs)
 
     def __enter__(self) -> _Staging:
         return self
@@ -889,8 +888,16 @@ class _Staging:
             self._execute("ingest_held_release")
             self._released = True
 
-    def _find_known(self, pairs: io.BytesIO) -> None:
-        self._copy("ingest_keys_copy", pairs)
+    def _find_known(self, pairs: pa.Table) -> None:
+        # A first delivery for its assignments knows nobody: one look at the index instead of a COPY of every key.
+        stored = sql.statement("ingest_assignments_stored", self.dialect).bindparams(
+            sa.bindparam("assignment_ids", expanding=True)
+        )
+        assignment_ids = pc.unique(pairs["assignment_id"]).to_pylist()
+        if not self.conn.execute(stored, {**self.params, "assignment_ids": assignment_ids}).scalar():
+            return
+        self._execute("ingest_keys_create")
+        self._copy("ingest_keys_copy", _csv_of(pairs))
         self._known = self._execute("ingest_known_from_keys")
         if self._known:
             self._execute("ingest_known_analyze")
