@@ -143,6 +143,12 @@ def fake_respondents(
         if rng.random() < response_rate:
             room = (day_start - invited).total_seconds()
             responded = invited + dt.timedelta(seconds=rng.uniform(min(300, room / 2), min(room - 60, 10 * 86400)))
+        else:
+            # R3: ingest refuses anyone who never answered past the non-respondent term (one month at the
+            # shortest), so a delivery invites its non-respondents in the last four weeks. Whole weeks
+            # move, no draw is added: every other value of every person stays as the seed made it.
+            days_back = (day_start.date() - invited.date()).days
+            invited += dt.timedelta(days=28 * ((days_back - 1) // 28))
         with_offset = rng.random() < 0.5
         transaction_day = invited.astimezone(AMSTERDAM).date() - dt.timedelta(days=rng.randint(0, 14))
         age_days = rng.randint(18 * 366, 90 * 365)
