@@ -519,7 +519,7 @@ def _load(
         savepoint = conn.begin_nested() if keys is not None else None
         try:
             with _Staging(conn, client.client_id, delivery_id, keys) as staging:
-                checker = _Checker(conn, client.client_id, suite, staging, client.country, as_of, objections)
+                checker = _Checker(conn, client, suite, staging, as_of, objections)
                 total = _stage_chunks(read(source, delimiter, header, width, chunk_records), checker, rejected)
                 if total is not None:
                     if checker.repeated_later:
@@ -605,18 +605,18 @@ class _Checker:
     def __init__(
         self,
         conn: Connection,
-        client_id: str,
+        client: ClientConfig,
         suite: validation.ResponsesSuite,
         staging: _Staging,
-        country: str,
         as_of: dt.date,
         objections: bool,
     ) -> None:
         self.conn = conn
-        self.client_id = client_id
+        self.client_id = client.client_id
         self.suite = suite
         self.staging = staging
-        self.country = country
+        self.country = client.country
+        self.non_respondent_months = client.non_respondent_months  # R3
         self.as_of = as_of
         self.objections = objections  # anyone on the client's suppression list (R7)
         self.seen_keys: set[str] = set()
@@ -642,7 +642,9 @@ class _Checker:
                 if frame.empty:
                     return None
         problems = self.suite.validate(frame)
-        moments = validation.check_parsed(frame, problems, as_of=self.as_of)
+        moments = validation.check_parsed(
+            frame, problems, as_of=self.as_of, non_respondent_months=self.non_respondent_months
+        )
         self._repeated_keys(frame, problems)
         numbers = sorted(problems)
         for number, cells in zip(numbers, chunk.cells(numbers), strict=True):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from include import identifiers, sql
+from include import identifiers, sql, terms
 from include.ingest import contract
 
 AMSTERDAM = "Europe/Amsterdam"
@@ -210,8 +210,9 @@ def amsterdam_day(moments: pd.Series) -> pd.Series:
     return moments.dt.tz_convert(AMSTERDAM).dt.tz_localize(None).dt.normalize()
 
 
-def check_parsed(frame: pd.DataFrame, problems: Problems, *, as_of: dt.date) -> Moments:
-    """Checks on parsed values: real calendar dates, responded after invited, answers only with a response."""
+def check_parsed(frame: pd.DataFrame, problems: Problems, *, as_of: dt.date, non_respondent_months: int) -> Moments:
+    """Checks on parsed values: real calendar dates, responded after invited, answers only with a response,
+    no non-respondent past the R3 term."""
 
     def flag(mask: pd.Series, column: str, code: str) -> None:
         for record in mask.index[mask.to_numpy()]:
@@ -240,4 +241,9 @@ def check_parsed(frame: pd.DataFrame, problems: Problems, *, as_of: dt.date) -> 
         if name in frame:
             code = "score_without_response" if contract.BY_NAME[name].kind == "score" else "answer_without_response"
             flag(no_response & frame[name].notna(), name, code)
+    # R3: a person who never answered, invited on or before the cutoff, is due for deletion on the as-of
+    # day (the same cutoff as the night's delete and the proof): loading them would only keep them past
+    # their term. A re-delivery of someone stored already leaves the stored row to tonight's delete.
+    cutoff = pd.Timestamp(terms.non_respondent_cutoff(as_of, non_respondent_months))
+    flag(no_response & (amsterdam_day(invited) <= cutoff), "", "non_respondent_past_term")
     return Moments(invited_at=invited, responded_at=responded)
