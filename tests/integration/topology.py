@@ -230,6 +230,15 @@ class Topology:
             _RUNNING.discard(process.pid)
         self.processes.clear()
 
+    def forget_queue(self) -> None:
+        """Remove this topology's Celery queue from the shared Redis database."""
+        import redis
+
+        client = redis.Redis.from_url(redis_url())
+        for key in client.scan_iter(match=f"*{self.queue}*"):
+            client.delete(key)
+        client.close()
+
     def __enter__(self) -> Topology:
         return self
 
@@ -250,6 +259,41 @@ class Topology:
 
     def logs_tail(self, lines: int = 40) -> str:
         return "\n".join(f"--- {name} ---\n{self.log_tail(name, lines)}" for name in self.processes)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) each component's process group has used, its reaped children included."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        groups = {process.pid: name for name, process in self.processes.items()}
+        used = dict.fromkeys(self.processes, 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # After the command name: state, ppid, pgrp, ... utime (12th), stime, cutime, cstime.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if (name := groups.get(int(fields[2]))) is not None:
+                    used[name] += sum(int(value) for value in fields[11:15]) / ticks
+        return used
+
+    def workloads(self) -> list[Workload]:
+        """Every task process the Celery workers ran (sensor pokes included), from their logs, in order."""
+        started: dict[str, tuple[str, str, str]] = {}
+        found: list[Workload] = []
+        for log in sorted(self.logs.glob("worker*.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                if match := _EXECUTING.search(line):
+                    started[match.group(1)] = (match.group(3), match.group(4), match.group(2))
+                elif (match := _FINISHED.search(line)) and match.group(3) in started:
+                    dag_id, run_id, task_id = started[match.group(3)]
+                    found.append(Workload(dag_id, run_id, task_id, float(match.group(1)), match.group(2)))
+        return found
+
+    def task_parse_milliseconds(self) -> list[float]:
+        """How long each task process took to parse its own DAG (Airflow's "Worker startup parse complete")."""
+        found = []
+        for log in (self.airflow_home / "logs").glob("dag_id=*/run_id=*/task_id=*/attempt=*.log"):
+            for line in log.read_text(errors="replace").splitlines():
+                if "Worker startup parse complete" in line and (match := _PARSE_MS.search(line)):
+                    found.append(float(match.group(1)))
+        return found
 
     def parse_durations(self, file_name: str = "kcm_clients.py") -> list[float]:
         """Seconds each parse of a DAG file took, oldest first, from the dag-processor's stats tables."""
@@ -281,6 +325,25 @@ class Topology:
 
     def api(self) -> AirflowApi:
         return AirflowApi(self.base_url, self.username, self.password, self)
+
+
+_EXECUTING = re.compile(
+    r"Executing workload in Celery:.*?ti=TaskInstanceDTO\(id=UUID\('([0-9a-f-]+)'\), task_id='([^']+)', "
+    r"dag_id='([^']+)', run_id='([^']+)'"
+)
+_FINISHED = re.compile(r"Workload finished.*?duration=([\d.]+).*?final_state=(\w+).*?workload_id=([0-9a-f-]+)")
+_PARSE_MS = re.compile(r'"dag_file_parse_ms":\s*(\d+(?:\.\d+)?)')
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One task process a worker ran: a task try, or one poke of a sensor in reschedule mode."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    seconds: float  # the worker's slot was taken this long (the supervisor's own measure)
+    final_state: str
 
 
 class AirflowApi:
@@ -403,9 +466,47 @@ def overlapping_runs(runs: Iterable[Mapping]) -> list[tuple[str, str, str]]:
     return _overlaps(runs, lambda r: f"{r['dag_id']}/{r['dag_run_id']}")
 
 
-def overlapping_tasks(task_instances: Iterable[Mapping]) -> list[tuple[str, str, str]]:
-    """(client, task, task) for every two task instances of one client that ran at the same time."""
-    return _overlaps(task_instances, lambda t: f"{t['dag_id']}/{t['dag_run_id']}/{t['task_id']}[{t['map_index']}]")
+def overlapping_tasks(task_instances: Iterable[Mapping], skip: Iterable[str] = ()) -> list[tuple[str, str, str]]:
+    """(client, task, task) for every two task instances of one client that ran at the same time.
+
+    `skip` names tasks left out, such as a sensor in reschedule mode: its start-to-end span covers all its waiting.
+    """
+    skipped = set(skip)
+    return _overlaps(
+        (t for t in task_instances if t["task_id"] not in skipped),
+        lambda t: f"{t['dag_id']}/{t['dag_run_id']}/{t['task_id']}[{t['map_index']}]",
+    )
+
+
+ACQUIRE_LEASE, RELEASE_LEASE = "acquire_lease", "release_lease"
+
+
+def lease_spans(task_instances: Iterable[Mapping]) -> list[dict]:
+    """Per run, when it held its client's lease: from its acquire_lease task's end to its release_lease task's start.
+
+    Waiting in acquire_lease is not holding. A run whose release_lease never started holds to its last task's end.
+    """
+    runs: dict[tuple[str, str], dict[str, Mapping]] = {}
+    last_end: dict[tuple[str, str], str] = {}
+    for ti in task_instances:
+        key = (ti["dag_id"], ti["dag_run_id"])
+        runs.setdefault(key, {})[ti["task_id"]] = ti
+        if ti.get("end_date") and (key not in last_end or _moment(ti["end_date"]) > _moment(last_end[key])):
+            last_end[key] = ti["end_date"]
+    spans = []
+    for (dag_id, run_id), tasks in sorted(runs.items()):
+        acquired = (tasks.get(ACQUIRE_LEASE) or {}).get("end_date")
+        if not acquired or tasks[ACQUIRE_LEASE].get("state") != "success":
+            continue
+        released = (tasks.get(RELEASE_LEASE) or {}).get("start_date")
+        spans.append({"dag_id": dag_id, "dag_run_id": run_id, "start_date": acquired,
+                      "end_date": released or last_end[(dag_id, run_id)], "released": bool(released)})  # fmt: skip
+    return spans
+
+
+def overlapping_leases(task_instances: Iterable[Mapping]) -> list[tuple[str, str, str]]:
+    """(client, run, run) for every two runs of one client whose lease-held spans intersect (design §6)."""
+    return _overlaps(lease_spans(task_instances), lambda s: f"{s['dag_id']}/{s['dag_run_id']}")
 
 
 def _overlaps(spans: Iterable[Mapping], name) -> list[tuple[str, str, str]]:
