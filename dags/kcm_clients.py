@@ -11,6 +11,10 @@ One set of DAGs per client config in `KCM_CLIENTS_DIR` (default `include/clients
 - `kcm_config_error__<file>`: stands in for a config that does not validate (R1):
   tagged `config-error`, its docs carry the error, and it fails when triggered.
 
+One client, one run at a time (design §6): every run of a client's two DAGs starts by
+taking the client's lease (`acquire_lease`, waiting while the other DAG's run holds it)
+and ends by giving it back (`release_lease`).
+
 The steps live in `include/steps.py`; this file only reads configs and wires them.
 No database or network access happens at parse time.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, chain, get_parsing_context
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, chain, get_parsing_context
 
 from include import config, steps
 from include.config import ClientConfig, ConfigError
@@ -30,6 +34,18 @@ START = pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")
 RETENTION_SCHEDULE = "0 2 * * *"
 # First nightly retention run of a client without `onboarded_on` in its config.
 RETENTION_START = dt.date(2026, 12, 1)
+
+
+def under_lease(client_id: str, names: tuple[str, ...]) -> None:
+    """The run's steps in order, between taking the client's lease and giving it back (design §6)."""
+    acquire = steps.AcquireLease(task_id="acquire_lease", client_id=client_id)
+    release = steps.ReleaseLease(task_id="release_lease", client_id=client_id)
+    chain(acquire, *(steps.ClientStep(task_id=name, client_id=client_id) for name in names), release)
+    # As a teardown the release leaves the run's state to its steps (a failed proof fails the night),
+    # and clearing a step in the UI clears the lease tasks with it, so the step runs under the lease again.
+    release.as_teardown(setups=acquire)
+    # Give the lease back whatever happened, even after a take that committed but failed to report.
+    release.trigger_rule = TriggerRule.ALL_DONE
 
 
 def ingest_dag(client: ClientConfig) -> DAG:
@@ -45,7 +61,8 @@ raw files leave the landing zone once handled (R10).
 
 Country {client.country}; retention {client.retention_months} months after completion (R2);
 non-respondents deleted after {client.non_respondent_months} months (R3).
-Schedule `{client.ingest_schedule}` (Europe/Amsterdam).
+Schedule `{client.ingest_schedule}` (Europe/Amsterdam). Runs under the client's lease:
+it waits while the client's nightly run works, and the night waits for it.
 """,
         schedule=CronTriggerTimetable(client.ingest_schedule, timezone="Europe/Amsterdam"),
         start_date=START,
@@ -55,7 +72,7 @@ Schedule `{client.ingest_schedule}` (Europe/Amsterdam).
         on_failure_callback=notify_failure,
         tags=["kcm", "ingest", f"client:{client.client_id}"],
     ) as dag:
-        chain(*(steps.ClientStep(task_id=name, client_id=client.client_id) for name in steps.INGEST))
+        under_lease(client.client_id, steps.INGEST)
     return dag
 
 
@@ -81,7 +98,9 @@ date as a calendar day in Europe/Amsterdam, never the wall clock):
 9. **R11** proves that nothing outlived its term and writes the evidence under `reports/`.
 
 Missed nights are caught up in order from {onboarded.isoformat()} (`onboarded_on`).
-Every step is idempotent: retrying a task or a night is safe.
+Every step is idempotent: retrying a task or a night is safe. The night runs under the
+client's lease (`acquire_lease` … `release_lease`): no ingest of the client runs between
+its steps.
 """,
         schedule=CronTriggerTimetable(RETENTION_SCHEDULE, timezone="Europe/Amsterdam"),
         start_date=pendulum.datetime(onboarded.year, onboarded.month, onboarded.day, tz="Europe/Amsterdam"),
@@ -91,7 +110,7 @@ Every step is idempotent: retrying a task or a night is safe.
         on_failure_callback=notify_failure,
         tags=["kcm", "retention", f"client:{client.client_id}"],
     ) as dag:
-        chain(*(steps.ClientStep(task_id=name, client_id=client.client_id) for name in steps.RETENTION))
+        under_lease(client.client_id, steps.RETENTION)
     return dag
 
 

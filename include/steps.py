@@ -1,10 +1,15 @@
-"""The steps the client DAGs run, and the one operator that runs them.
+"""The steps the client DAGs run, the one operator that runs them, and the client's lease around them.
 
 Each step is a function of (client_id, run) in this module that calls into the
 domain library and returns counts — never rows — for XCom. `ClientStep` is a plain
 operator naming its step: a DAG with hundreds of clients parses in milliseconds per
 client (TaskFlow decorators cost several times more per task), and a step can be
 tested without Airflow.
+
+One client, one run at a time (design §6): every run of a client's DAGs starts with
+`AcquireLease`, which waits for the client's lease without holding a worker slot, and
+ends with `ReleaseLease`; each `ClientStep` proves its run still holds the lease
+before it starts (include/lease.py).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +230,76 @@ class ClientStep(BaseOperator):
         self.doc_md = STEPS[self.task_id].__doc__
 
     def execute(self, context: Any) -> dict:
-        from include import terms
+        from include import lease, terms
 
         moment = context.get("logical_date") or context["dag_run"].run_after
-        return STEPS[self.task_id](self.client_id, Run(context["run_id"], terms.as_of_day(moment)))
+        with lease.held(_engine(), self.client_id, _holder(context)):
+            return STEPS[self.task_id](self.client_id, Run(context["run_id"], terms.as_of_day(moment)))
+
+
+def _holder(context: Any):
+    from include import lease
+
+    return lease.Holder(context["ti"].dag_id, context["run_id"])
+
+
+def lease_poke_seconds() -> float:
+    """How often a run waiting for its client's lease looks again (env KCM_LEASE_POKE_SECONDS, default 60)."""
+    return float(os.environ.get("KCM_LEASE_POKE_SECONDS", "60"))
+
+
+# A run waits at most this long for the lease; longer means a run of the client is stuck, and the
+# failure (mailed like any other) says so.
+LEASE_WAIT = dt.timedelta(hours=24)
+
+
+class AcquireLease(BaseSensorOperator):
+    """One client, one run at a time (design §6): wait until the client's lease is free, lapsed or already this run's, and take it.
+
+    Waits in reschedule mode: between looks the task gives its worker slot back.
+    """
+
+    ui_color = "#e8e2f4"
+
+    def __init__(self, *, client_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", lease_poke_seconds())
+        kwargs.setdefault("timeout", LEASE_WAIT)
+        super().__init__(**kwargs)
+        self.client_id = client_id
+        self.doc_md = AcquireLease.__doc__
+
+    def poke(self, context: Any) -> bool:
+        import sqlalchemy as sa
+
+        from include import lease
+
+        eng = _engine()
+        try:
+            return lease.acquire(eng, self.client_id, _holder(context))
+        except sa.exc.OperationalError as exc:
+            # SQLite has one writer: while the other run writes, looking at the lease is just another wait.
+            if eng.dialect.name == "sqlite" and "locked" in str(exc.orig):
+                log.info("client %s: the warehouse is busy; looking at the lease again later", self.client_id)
+                return False
+            raise
+
+
+class ReleaseLease(BaseOperator):
+    """One client, one run at a time (design §6): give the client's lease back, if this run still holds it."""
+
+    ui_color = "#e8e2f4"
+
+    def __init__(self, *, client_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.client_id = client_id
+        self.doc_md = ReleaseLease.__doc__
+
+    def execute(self, context: Any) -> dict:
+        from include import lease
+
+        return {"released": lease.release(_engine(), self.client_id, _holder(context))}
 
 
 class RefuseBrokenConfig(BaseOperator):

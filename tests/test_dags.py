@@ -38,6 +38,25 @@ def test_every_project_client_gets_its_dags_without_import_errors():
             assert task.retries >= 1
 
 
+def test_every_client_run_takes_the_clients_lease_first_and_gives_it_back_last(clients_dir):
+    """Design §6: a client's ingest and nightly runs never run steps at the same time."""
+    write_client(clients_dir, "acme")
+    bag = _bag()
+    for dag_id in ("kcm_ingest__acme", "kcm_retention__acme"):
+        dag = bag.dags[dag_id]
+        assert [t.task_id for t in dag.tasks if not t.upstream_task_ids] == ["acquire_lease"], dag_id
+        assert [t.task_id for t in dag.tasks if not t.downstream_task_ids] == ["release_lease"], dag_id
+        acquire, release = dag.get_task("acquire_lease"), dag.get_task("release_lease")
+        # Waits without holding a worker slot; a setup, so clearing a step in the UI takes the lease again.
+        assert acquire.mode == "reschedule" and acquire.is_setup and acquire.client_id == "acme"
+        # Runs whatever happened before it, as a teardown: the run's state stays that of its steps.
+        assert release.trigger_rule == "all_done" and release.is_teardown and release.client_id == "acme"
+        steps = set(dag.task_ids) - {"acquire_lease", "release_lease"}
+        assert steps <= acquire.get_flat_relative_ids(upstream=False)
+        assert steps <= release.get_flat_relative_ids(upstream=True)
+        assert all(dag.get_task(step).client_id == "acme" for step in steps)
+
+
 def test_dag_ids_follow_the_contract_and_are_sorted(clients_dir):
     for client_id in ("zeeland", "acme", "bakker"):
         write_client(clients_dir, client_id)

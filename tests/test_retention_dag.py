@@ -20,8 +20,9 @@ from tests.test_retention_world import add_recording, load_people, person, quara
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
 TASKS = [
-    "sync_config", "finish_deletions", "destroy_requested", "delete_non_respondents", "anonymise_due",
-    "enforce_k_anonymity", "purge_expired_files", "vacuum_touched", "verify_audit", "prove",
+    "acquire_lease", "sync_config", "finish_deletions", "destroy_requested", "delete_non_respondents",
+    "anonymise_due", "enforce_k_anonymity", "purge_expired_files", "vacuum_touched", "verify_audit", "prove",
+    "release_lease",
 ]  # fmt: skip
 
 
@@ -45,7 +46,7 @@ def test_every_client_gets_a_nightly_retention_dag_at_two_in_amsterdam_catching_
         assert all(t.owner == "kcm-data" for t in dag.tasks)
         # Every step is idempotent and retried; a broken audit chain or a failed proof does not mend on retry.
         assert {t.task_id for t in dag.tasks if t.retries < 1} == {"verify_audit", "prove"}
-        assert _in_order(dag)[-1].task_id == "prove", "R11: the proof is the last task of every night"
+        assert _in_order(dag)[-2].task_id == "prove", "R11: the proof is the last step of every night"
     assert acme.start_date.in_timezone("Europe/Amsterdam").isoformat() == "2026-12-01T00:00:00+01:00"
     assert bakker.start_date.in_timezone("Europe/Amsterdam").isoformat() == "2027-02-15T00:00:00+01:00"
 
@@ -54,7 +55,8 @@ def _in_order(dag):
     task = next(t for t in dag.tasks if not t.upstream_task_ids)
     ordered = [task]
     while task.downstream_list:
-        (task,) = task.downstream_list
+        # acquire_lease leads to the first step and to its teardown, release_lease: the steps come first.
+        (task,) = [t for t in task.downstream_list if not t.is_teardown] or task.downstream_list
         ordered.append(task)
     return ordered
 
@@ -183,9 +185,11 @@ def test_a_tampered_audit_trail_fails_the_next_night(warehouse, clients_dir, tmp
 
     dag_run = run_dag("kcm_retention__acme", "2027-01-06")
 
-    assert dag_run.state == "failed"
+    assert dag_run.state == "failed", "giving the lease back must not turn a failed night green"
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert states["verify_audit"] == "failed" and states["vacuum_touched"] == "success"
+    assert states["release_lease"] == "success"
+    assert scalar(warehouse, "SELECT count(*) FROM client_leases") == 0, "a failed night gives the client's lease back"
 
 
 # --- R12: the chain detects what the append-only triggers cannot stop -----------------------------
