@@ -19,9 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from include import settings
 
 # ISO 3166-1 alpha-2 codes of the 27 EU member states (R1, privacy statement §1b).
-EU_MEMBER_STATES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
+EU_MEMBER_STATES = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 ASSIGNMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -34,6 +32,7 @@ _FIXES = {
     "assignments": "give each assignment a unique 'id', a 'title' and 'completed_on' (date or null)",
     "k_anonymity": "set a whole number of at least 2 (default 5)",
     "open_text": "use 'scrub' (default) or 'drop'",
+    "storage": "give 'landing' and/or 'recordings' as s3://bucket/prefix URLs and optionally 'conn_id', an Airflow connection (see README, 'Object storage')",
 }
 _DATE_FIELDS = {"completed_on", "destruction_requested_on", "onboarded_on"}
 _DATE_FIX = "write the date as YYYY-MM-DD (ISO 8601), or null"
@@ -48,6 +47,16 @@ class Assignment(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     completed_on: dt.date | None = None
     destruction_requested_on: dt.date | None = None
+
+
+class Storage(BaseModel):
+    """This client's own object-storage folders (design §5); absent parts follow KCM_LANDING_URL / KCM_RECORDINGS_URL or stay local."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    landing: str | None = Field(default=None, pattern=r"^s3://[^/]+")
+    recordings: str | None = Field(default=None, pattern=r"^s3://[^/]+")
+    conn_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$", max_length=250)
 
 
 class ClientConfig(BaseModel):
@@ -68,6 +77,7 @@ class ClientConfig(BaseModel):
     # not caught up (no flood of historical runs when a client is first deployed).
     onboarded_on: dt.date | None = None
     assignments: list[Assignment] = Field(default_factory=list)
+    storage: Storage | None = None
 
     @field_validator("country")
     @classmethod
@@ -142,7 +152,9 @@ def parse_client_file(path: Path) -> ClientConfig:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc}); fix the syntax") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of fields (client_id, name, country, ...), found {type(raw).__name__}")
+        raise ValueError(
+            f"{path}: expected a mapping of fields (client_id, name, country, ...), found {type(raw).__name__}"
+        )
     try:
         config = ClientConfig.model_validate(raw)
     except ValidationError as exc:
@@ -167,7 +179,12 @@ def load_clients(folder: Path | None = None) -> tuple[list[ClientConfig], list[C
             errors.append(ConfigError(path, str(exc)))
             continue
         if config.client_id in clients:
-            errors.append(ConfigError(path, f"{path}: field 'client_id': {config.client_id!r} is already used by another file; fix: give each client one file"))
+            errors.append(
+                ConfigError(
+                    path,
+                    f"{path}: field 'client_id': {config.client_id!r} is already used by another file; fix: give each client one file",
+                )
+            )
             continue
         clients[config.client_id] = config
     return sorted(clients.values(), key=lambda c: c.client_id), errors

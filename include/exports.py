@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from include import settings
+from include import recordings_store, settings
 
 TERM_DAYS = 30
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -80,13 +80,13 @@ def write(
     tables: Mapping[str, Sequence[Mapping[str, object]]],
     *,
     document: Mapping[str, object],
-    recordings: Iterable[tuple[str, Path]] = (),
+    recordings: Iterable[tuple[str, str]] = (),
     written_on: dt.date,
 ) -> dict[str, int]:
     """Write (or rewrite) one export folder; returns counts of rows and files written.
 
     `tables` are rows per table for the CSV files, `document` the JSON document,
-    `recordings` (name in the export, stored file) the files to copy.
+    `recordings` (name in the export, stored_path in the recordings store) the files to copy.
     """
     target = folder_of(request_id)
     # A retried task starts from nothing, so no half-written file of an earlier try survives.
@@ -116,8 +116,8 @@ def write(
         destination = target / "recordings" / name
         destination.parent.mkdir(exist_ok=True)
         _private(destination.parent, 0o700)
-        shutil.copyfile(source, destination)
-        copied += 1
+        if recordings_store.copy_out(source, destination):
+            copied += 1
     (target / "README.txt").write_text(
         README.format(request_id=request_id, request_type=request_type, written_on=written_on, term_days=TERM_DAYS),
         encoding="utf-8",

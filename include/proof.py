@@ -358,19 +358,17 @@ def _destroyed(conn: Connection, client: ClientConfig, as_of: dt.date, whole_cli
                 _count(conn, "r11_r4_quarantine_open", params),
             )
         )
-        for store, folder in (
-            ("landing", settings.landing_dir(client.client_id)),
-            ("recordings", settings.kcm_home() / "recordings" / client.client_id),
-            ("quarantine", settings.quarantine_dir(client.client_id)),
-        ):
+        from include import recordings_store, storage
+
+        remote_landing = storage.landing(client.client_id)
+        for store, count in (
+            ("landing", sum(1 for _ in _files(settings.landing_dir(client.client_id)))
+             + (len(remote_landing.files()) if remote_landing else 0)),
+            ("recordings", len(recordings_store.files(client.client_id))),
+            ("quarantine", sum(1 for _ in _files(settings.quarantine_dir(client.client_id)))),
+        ):  # fmt: skip
             checks.append(
-                Check(
-                    f"R4 {store} store.files",
-                    "R4",
-                    f"{store} store",
-                    "files of the destroyed client",
-                    sum(1 for _ in _files(folder)),
-                )
+                Check(f"R4 {store} store.files", "R4", f"{store} store", "files of the destroyed client", count)
             )
     return checks
 
@@ -448,8 +446,7 @@ def _recordings_store(conn: Connection, client_id: str) -> list[Check]:
     from include import recordings_store
 
     rows = conn.execute(sa.text(_sql("r11_recordings", conn.dialect.name)), {"client_id": client_id}).all()
-    root = recordings_store.root()
-    on_disk = {path.relative_to(root).as_posix() for path in _files(root / client_id)}
+    on_disk = set(recordings_store.files(client_id))
     named = {r.stored_path for r in rows}
     stored = {r.stored_path for r in rows if r.state == "stored"}
     return [
@@ -486,6 +483,7 @@ def _recordings_store(conn: Connection, client_id: str) -> list[Check]:
 
 def _landing(conn: Connection, client_id: str, as_of: dt.date) -> list[Check]:
     """R10: raw deliveries leave the landing zone once handled; a WAV waits a week at most for its manifest."""
+    from include import storage
     from include.ingest import landing
     from include.ingest.recordings import LANDING_WAV_GRACE_DAYS
 
@@ -506,7 +504,7 @@ def _landing(conn: Connection, client_id: str, as_of: dt.date) -> list[Check]:
             handled += 1
         if entry.name.lower().endswith(".wav"):
             waiting += (as_of - terms.arrived_on(Path(entry.path))).days > LANDING_WAV_GRACE_DAYS + _SWEEP_DAYS
-    return [
+    checks = [
         Check(
             "R10 landing store.handled_files",
             "R10",
@@ -522,6 +520,22 @@ def _landing(conn: Connection, client_id: str, as_of: dt.date) -> list[Check]:
             waiting,
         ),
     ]
+    remote = storage.landing(client_id)
+    if remote is not None:  # the ingest collects deliveries from object storage into the landing folder
+        uncollected = sum(
+            (as_of - f.modified.astimezone(terms.AMSTERDAM).date()).days > LANDING_WAV_GRACE_DAYS + _SWEEP_DAYS
+            for f in remote.files()
+        )
+        checks.append(
+            Check(
+                "R10 landing store.uncollected_objects",
+                "R10",
+                "landing store",
+                f"deliveries left in {remote} more than {LANDING_WAV_GRACE_DAYS} days (+1) uncollected",
+                uncollected,
+            )
+        )
+    return checks
 
 
 def _quarantine(conn: Connection, client_id: str, as_of: dt.date) -> list[Check]:

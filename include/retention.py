@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from include import audit, data_map, recordings_store, settings, sql, terms
+from include import audit, data_map, recordings_store, settings, sql, storage, terms
 from include.config import ClientConfig
 
 log = logging.getLogger(__name__)
@@ -324,6 +324,8 @@ def destroy_requested(
         # Strays no row knows of (a crashed ingest's copy) go with the client, as do waiting deliveries.
         removed["recording"] = recordings_store.delete_client(client_id)
         removed["landing"] = _remove_tree(settings.landing_dir(client_id))
+        if (remote_landing := storage.landing(client_id)) is not None:
+            removed["landing"] += remote_landing.clear()
         removed["quarantine"] = _remove_tree(settings.quarantine_dir(client_id))
     with _begin(eng) as conn:
         _run(conn, "r4_mark_assignments_destroyed", {**scope, "as_of": as_of}, ("assignment_ids",))

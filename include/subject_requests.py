@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from include import audit, data_map, exports, identifiers, recordings_store, settings, sql, suppression, terms
+from include import audit, data_map, exports, identifiers, settings, sql, suppression, terms
 from include.config import ClientConfig
 from include.ingest import contract
 
@@ -530,7 +530,7 @@ def _answer_access(eng: Engine, request: SubjectRequest, request_id: str, matche
         "written_on": as_of,
         "controllers": {},
     }
-    files: list[tuple[str, Path]] = []
+    files: list[tuple[str, str]] = []
     per_client: dict[str, dict] = {}
     for client_id in _clients_in_scope(request, countries, matches):
         match = matches.get(client_id)
@@ -548,9 +548,9 @@ def _answer_access(eng: Engine, request: SubjectRequest, request_id: str, matche
             tables[table] += rows
         if with_files:
             for recording in held.get("recordings", []):
-                stored = recordings_store.path_of(recording["stored_path"])
-                if stored.is_file():
-                    files.append((f"{client_id}_{recording['assignment_id']}_{recording['id']}.wav", stored))
+                if recording["state"] == "stored":
+                    name = f"{client_id}_{recording['assignment_id']}_{recording['id']}.wav"
+                    files.append((name, recording["stored_path"]))
         document["controllers"][client_id] = held
         per_client[client_id] = {
             "respondents": len(held.get("respondents", [])),

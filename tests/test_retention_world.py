@@ -168,7 +168,8 @@ def add_recording(
     """Store a real WAV for a respondent, as the recordings ingest does; returns the stored file."""
     source = tmp_path / f"incoming-{seed}.wav"
     sha = write_wav(source, seconds=0.2, seed=seed)
-    stored = recordings_store.store(source, client_id, assignment_id, sha)
+    stored = recordings_store.stored_path(client_id, assignment_id, sha)
+    assert recordings_store.put(source, stored, sha)
     source.unlink()
     with eng.begin() as conn:
         conn.execute(

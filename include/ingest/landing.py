@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from include import settings
+from include import settings, storage
+
+log = logging.getLogger(__name__)
 
 
 class UnsafePath(ValueError):
@@ -67,3 +71,43 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def collect(client_id: str) -> dict[str, int]:
+    """Move the client's deliveries from its object-storage landing zone into the landing folder.
+
+    Each object is copied to a hidden temporary file, made durable, renamed into place
+    and only then deleted from the bucket, so a crash at any point leaves the delivery
+    in one place or both, never in neither; a copy made twice loads once (deliveries
+    are known by content). A nested key cannot be a delivery's plain file name: it
+    arrives under a neutral name, which the landing sweep quarantines (nothing is
+    silently dropped, nothing lingers in the bucket).
+    """
+    remote = storage.landing(client_id)
+    if remote is None:
+        return {"objects_collected": 0, "bytes_collected": 0, "objects_renamed": 0}
+    folder = settings.landing_dir(client_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    collected = size = renamed = 0
+    for item in remote.files():
+        plain = "/" not in item.name and not item.name.startswith(".")
+        target = folder / (item.name if plain else f"unexpected-object-{uuid.uuid4().hex[:12]}.bin")
+        partial = folder / f".collecting-{uuid.uuid4().hex}"
+        try:
+            with remote.path(item.name).open("rb") as reader, partial.open("wb") as writer:
+                while block := reader.read(1 << 20):
+                    writer.write(block)
+                writer.flush()
+                os.fsync(writer.fileno())
+            delivered = item.modified.timestamp()
+            os.utime(partial, (delivered, delivered))  # landing order follows delivery order
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        remote.delete(item.name)
+        collected, size, renamed = collected + 1, size + item.size, renamed + (not plain)
+    if collected:
+        log.info(
+            "collected %d deliveries (%d bytes) from %s; %d under a neutral name", collected, size, remote, renamed
+        )
+    return {"objects_collected": collected, "bytes_collected": size, "objects_renamed": renamed}

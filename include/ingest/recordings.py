@@ -318,24 +318,6 @@ def _stored_path(client_id: str, row: _Row) -> str:
     return recordings_store.stored_path(client_id, row.values["assignment_id"], row.sha256)
 
 
-def _store(source: Path, target: Path, expected_sha: str) -> bool:
-    """Copy into the store atomically; False when the bytes copied are not the promised ones."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")  # a re-run after a crash overwrites it
-    digest = hashlib.sha256()
-    with source.open("rb") as reader, partial.open("wb") as writer:
-        while block := reader.read(1 << 20):
-            digest.update(block)
-            writer.write(block)
-        writer.flush()
-        os.fsync(writer.fileno())  # the landing copy is deleted after commit: the stored one must be on disk
-    if digest.hexdigest() != expected_sha:
-        partial.unlink()
-        return False
-    os.replace(partial, target)
-    return True
-
-
 def _neutral_name(source: Path, label: str, suffix: str = ".wav") -> Path:
     """Rename a landing entry so its name (maybe a person's) never reaches quarantine records."""
     target = source.with_name(f"{label}{suffix}")
@@ -484,14 +466,14 @@ def _load(
 ) -> tuple[int, Counter]:
     """Copy the good WAVs into the store, then record rows, rejects and the audit event in one transaction."""
     client_id = client.client_id
-    written: list[Path] = []
+    written: list[str] = []
     rejected = quarantine.RowQuarantine(client_id, file_name, manifest_sha, header.cells)
     try:
         for row in rows:
             if row.problems or row.suppressed:
                 continue
-            target = recordings_store.path_of(_stored_path(client_id, row))
-            if _store(row.path, target, row.sha256):
+            target = _stored_path(client_id, row)
+            if recordings_store.put(row.path, target, row.sha256):
                 written.append(target)
             else:  # the file changed after it was checked: still being uploaded or overwritten
                 row.reject("sha256", "sha256_mismatch")
@@ -551,7 +533,7 @@ def _load(
             )
     except BaseException as exc:
         for target in written:  # nothing committed refers to them
-            target.unlink(missing_ok=True)
+            recordings_store.delete(target)
         rejected.discard()
         if isinstance(exc, (sa.exc.SQLAlchemyError, OSError)):
             raise RecordingsError(
