@@ -70,6 +70,14 @@ def sync_config(client_id: str, run: Run) -> dict:
 
 
 @step
+def collect_deliveries(client_id: str, run: Run) -> dict:
+    """Move deliveries from the client's object-storage landing zone (s3://) into its landing folder; nothing to do when local."""
+    from include.ingest import landing
+
+    return landing.collect(client_id)
+
+
+@step
 def load_responses(client_id: str, run: Run) -> dict:
     """Validate each responses CSV in the landing zone with Great Expectations and load it; bad rows go to quarantine."""
     from include.ingest import landing, responses
@@ -186,7 +194,7 @@ def prove(client_id: str, run: Run) -> dict:
     return summary
 
 
-INGEST = ("sync_config", "load_responses", "load_recordings", "sweep_landing", "summarise_ingest")
+INGEST = ("sync_config", "collect_deliveries", "load_responses", "load_recordings", "sweep_landing", "summarise_ingest")
 RETENTION = (
     "sync_config",
     "finish_deletions",
