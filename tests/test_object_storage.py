@@ -232,3 +232,32 @@ def test_a_stored_path_from_the_warehouse_cannot_leave_the_client_folder_on_obje
     for stored in (f"{CLIENT}/a1/../../other/a1/{'2' * 64}.wav", f"{CLIENT}/a1/name-of-a-person.wav"):
         with pytest.raises(recordings_store.UnsafeStoredPath):
             recordings_store.delete(stored)
+
+
+@pytest.mark.airflow
+def test_subject_requests_reach_recordings_in_the_s3_store(
+    warehouse, clients_dir, run_dag, bucket, kcm_home, monkeypatch
+):
+    """R6: an export carries the person's recording from the bucket; an erasure deletes it there, and only it."""
+    from tests import test_subject_requests as requests
+
+    monkeypatch.setenv("KCM_SUPPRESSION_SECRET", requests.SECRET)
+    monkeypatch.setenv("KCM_RECORDINGS_URL", f"s3://{bucket.bucket}/recordings")
+    world = requests.build_world(warehouse, clients_dir)
+    person_keys = [f"recordings/{stored}" for stored in world.person.recordings]
+    assert person_keys and set(person_keys) < set(keys(bucket, "recordings/"))
+    bystanders = sorted(set(keys(bucket, "recordings/")) - set(person_keys))
+    assert bystanders, "someone else's recording shares the person's assignment folder"
+
+    export = run_dag(requests.DAG_ID, requests.RUN_DAY, conf=requests._conf("export", email=world.person.email))
+    assert requests._succeeded(export)
+    folder = kcm_home / requests._only_request(warehouse)["export_path"]
+    exported = sorted(p.read_bytes() for p in (folder / "recordings").iterdir())
+    in_bucket = sorted(bucket.get_object(Bucket=bucket.bucket, Key=k)["Body"].read() for k in person_keys)
+    assert exported == in_bucket
+
+    erasure = run_dag(
+        requests.DAG_ID, "2026-11-21T08:00:00+00:00", conf=requests._conf("erasure", email=world.person.email)
+    )
+    assert requests._succeeded(erasure)
+    assert keys(bucket, "recordings/") == bystanders

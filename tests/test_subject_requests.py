@@ -108,17 +108,18 @@ def _insert_people(eng, client_id: str, rows: list[dict], delivery_id: int | Non
 
 
 def _store_recording(eng, client_id: str, assignment_id: str, respondent_id: int, file_name: str, seed: int) -> str:
-    folder = recordings_store.root() / client_id / assignment_id
-    temporary = folder / f"incoming-{seed}.wav"
+    temporary = settings.kcm_home() / f"incoming-{seed}.wav"
     sha = sample_data.write_wav(temporary, seconds=0.5, seed=seed)
     stored = recordings_store.stored_path(client_id, assignment_id, sha)
-    temporary.rename(recordings_store.path_of(stored))
+    assert recordings_store.put(temporary, stored, sha)  # the local store, or the client's s3:// store
+    size = temporary.stat().st_size
+    temporary.unlink()
     with eng.begin() as conn:
         conn.execute(sa.insert(_table(eng, "recordings")).values(
             client_id=client_id, assignment_id=assignment_id, respondent_id=respondent_id, file_name=file_name,
             stored_path=stored, sha256=sha, recorded_at=dt.datetime(2026, 10, 2, 10, tzinfo=dt.UTC),
             duration_seconds=0.5, sample_rate=8000, channels=1, sample_width=2,
-            size_bytes=recordings_store.path_of(stored).stat().st_size, state="stored",
+            size_bytes=size, state="stored",
         ))  # fmt: skip
     return stored
 

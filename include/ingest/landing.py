@@ -89,7 +89,8 @@ def collect(client_id: str) -> dict[str, int]:
     folder = settings.landing_dir(client_id)
     folder.mkdir(parents=True, exist_ok=True)
     collected = size = renamed = 0
-    for item in remote.files():
+    found = remote.files()
+    for number, item in enumerate(found, start=1):
         plain = "/" not in item.name and not item.name.startswith(".")
         target = folder / (item.name if plain else f"unexpected-object-{uuid.uuid4().hex[:12]}.bin")
         partial = folder / f".collecting-{uuid.uuid4().hex}"
@@ -102,9 +103,14 @@ def collect(client_id: str) -> dict[str, int]:
             delivered = item.modified.timestamp()
             os.utime(partial, (delivered, delivered))  # landing order follows delivery order
             os.replace(partial, target)
+            remote.delete(item.name)
+        except Exception as exc:  # noqa: BLE001 -- a delivered name may be a person's: the error names the object by number only
+            raise storage.StorageError(
+                f"{remote}: object {number} of {len(found)} could not be collected ({type(exc).__name__}); "
+                f"{collected} collected before it; the rest stays in the bucket for the next run"
+            ) from None
         finally:
             partial.unlink(missing_ok=True)
-        remote.delete(item.name)
         collected, size, renamed = collected + 1, size + item.size, renamed + (not plain)
     if collected:
         log.info(
