@@ -261,3 +261,19 @@ def test_subject_requests_reach_recordings_in_the_s3_store(
     )
     assert requests._succeeded(erasure)
     assert keys(bucket, "recordings/") == bystanders
+
+
+def test_a_delivery_that_cannot_be_collected_stays_in_the_bucket_and_the_error_names_no_file(
+    clients_dir, kcm_home, bucket, monkeypatch
+):
+    monkeypatch.setenv("KCM_LANDING_URL", f"s3://{bucket.bucket}/landing")
+    write_client(clients_dir, CLIENT)
+    bucket.put_object(Bucket=bucket.bucket, Key=f"landing/{CLIENT}/responses_Jansen.csv", Body=b"assignment_id\n")
+    (settings.landing_dir(CLIENT) / "responses_Jansen.csv").mkdir(parents=True)  # in the way of the copy
+
+    with pytest.raises(storage.StorageError) as refused:
+        landing.collect(CLIENT)
+
+    assert "object 1 of 1" in str(refused.value) and "Jansen" not in str(refused.value)
+    assert keys(bucket) == [f"landing/{CLIENT}/responses_Jansen.csv"], "nothing lost"
+    assert [p.name for p in settings.landing_dir(CLIENT).iterdir()] == ["responses_Jansen.csv"], "no partial copy left"
