@@ -32,13 +32,11 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, get_parsing_context, task
 
-from include import config
+from include import config, steps
 from include.subject_requests import ALL_CLIENTS_CHOICE, REQUEST_TYPES, rectifiable_fields
 
-OWNER = "kcm-data"
 START = pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")
 DUE_CHECK_SCHEDULE = "0 7 * * *"
-DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": dt.timedelta(minutes=5)}
 
 
 def _run() -> tuple[str, dt.date, dict]:
@@ -102,7 +100,7 @@ def request_dag() -> DAG:
         schedule=None,
         start_date=START,
         catchup=False,
-        default_args=DEFAULT_ARGS,
+        default_args=steps.default_args(),
         tags=["kcm", "subject-request"],
         params={
             "client": Param(
@@ -192,7 +190,7 @@ def due_check_dag() -> DAG:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args={**DEFAULT_ARGS, "retries": 0},
+        default_args={**steps.default_args(), "retries": 0},
         tags=["kcm", "subject-request"],
     ) as dag:
         check_due_dates()
