@@ -123,10 +123,20 @@ def fake_respondents(
     as_of: dt.date,
     response_rate: float = 0.7,
     ref_start: int = 1,
+    non_respondents_after: dt.date | None = None,
 ) -> list[dict[str, str]]:
-    """`n` invented invitees as delivery rows (strings, '' for missing); deterministic for a seed."""
+    """`n` invented invitees as delivery rows (strings, '' for missing); deterministic for a seed.
+
+    Ingest refuses anyone who never answered and was invited on or before the R3 cutoff, so people without
+    a response are invited after `non_respondents_after`; by default the cutoff of the shortest term a client
+    may set (one month) a week after `as_of`, which every client's ingest in that week accepts.
+    """
     if not assignment_ids:
         raise ValueError("fake_respondents needs at least one assignment id")
+    after = non_respondents_after or terms.non_respondent_cutoff(as_of + dt.timedelta(days=7), 1)
+    non_respondent_days = (as_of - after).days - 1  # how many days back from as_of they may be invited
+    if non_respondent_days < 1 and response_rate < 1:
+        raise ValueError(f"no day between {after} and {as_of} to invite someone who does not answer")
     fake = Faker("nl_NL")
     fake.seed_instance(seed)
     rng = random.Random(seed)
@@ -144,11 +154,9 @@ def fake_respondents(
             room = (day_start - invited).total_seconds()
             responded = invited + dt.timedelta(seconds=rng.uniform(min(300, room / 2), min(room - 60, 10 * 86400)))
         else:
-            # R3: ingest refuses anyone who never answered past the non-respondent term (one month at the
-            # shortest), so a delivery invites its non-respondents in the last four weeks. Whole weeks
-            # move, no draw is added: every other value of every person stays as the seed made it.
+            # After the R3 cutoff (see above). No draw is added: every other value stays as the seed made it.
             days_back = (day_start.date() - invited.date()).days
-            invited += dt.timedelta(days=28 * ((days_back - 1) // 28))
+            invited += dt.timedelta(days=days_back - 1 - (days_back - 1) % non_respondent_days)
         with_offset = rng.random() < 0.5
         transaction_day = invited.astimezone(AMSTERDAM).date() - dt.timedelta(days=rng.randint(0, 14))
         age_days = rng.randint(18 * 366, 90 * 365)
@@ -313,6 +321,8 @@ def generate_delivery(
 
     people: list[dict[str, str]] = []
     share = max(1, respondents // len(assignments))
+    # R3: the delivery carries no one who never answered past the client's term when it is ingested (that week).
+    cutoff = terms.non_respondent_cutoff(as_of + dt.timedelta(days=7), client.non_respondent_months)
     for index, assignment in enumerate(assignments):
         count = respondents - share * (len(assignments) - 1) if index == len(assignments) - 1 else share
         # A completed assignment invited people before its completion, not in the weeks before as_of.
@@ -323,6 +333,9 @@ def generate_delivery(
             seed=seed * 1000 + index,
             as_of=window_end,
             ref_start=len(people) + 1,
+            # Completed before the term began: its non-respondents are gone already; the answers remain.
+            response_rate=0.7 if window_end > cutoff + dt.timedelta(days=1) else 1.0,
+            non_respondents_after=cutoff,
         )
     rng.shuffle(people)
     split = (len(people) * 3) // 5
