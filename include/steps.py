@@ -253,7 +253,11 @@ def _holder(context: Any):
 
 def lease_poke_seconds() -> float:
     """How often a run waiting for its client's lease looks again (env KCM_LEASE_POKE_SECONDS, default 60)."""
-    return float(os.environ.get("KCM_LEASE_POKE_SECONDS", "60"))
+    raw = os.environ.get("KCM_LEASE_POKE_SECONDS") or "60"
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"KCM_LEASE_POKE_SECONDS must be a number of seconds; found {raw!r}") from None
 
 
 # A run waits at most this long for the lease; longer means a run of the client is stuck, and the
