@@ -141,3 +141,22 @@ def test_a_redelivery_withdrawing_an_answer_past_the_non_respondent_term_is_refu
     # Loading it would turn the person into a non-respondent past term: nothing is loaded, the quarantine says why.
     assert (result["rows_loaded"], result["reasons"]) == (0, {"non_respondent_past_term": 1})
     assert stored(warehouse, "R-ANSWERED")["responded_at"] is not None
+
+
+def test_a_refused_non_respondent_is_recorded_by_row_and_reason_but_no_value_of_theirs_is_kept(
+    warehouse, client, landing
+):
+    """R3 and R10: quarantine must not keep for 30 more days what R3 says may no longer be held."""
+    late = invitee("PAST-TERM-REF-77", "2026-08-01T10:00:00+02:00", seed=77)
+    late |= {"first_name": "Quarxplanted", "email": "quarx.planted@voorbeeld.nl"}
+    bad_but_in_term = invitee("IN-TERM-REF-78", "2026-11-01T10:00:00+01:00", seed=78) | {"email": "quarx@@x"}
+
+    counts = ingest(warehouse, client, landing, "responses_mixed.csv", [late, bad_but_in_term])
+
+    assert (counts["rows_loaded"], counts["rows_quarantined"]) == (0, 2)
+    [rejected] = settings.quarantine_dir(CLIENT).glob("*.rejected.csv")
+    text = rejected.read_text(encoding="utf-8")
+    assert "non_respondent_past_term" in text, "the client can still find the row by number and reason"
+    for value in ("PAST-TERM-REF-77", "Quarxplanted", "quarx.planted@voorbeeld.nl"):
+        assert value not in text
+    assert "IN-TERM-REF-78" in text and "quarx@@x" in text, "a row that may be held keeps its cells for repair"

@@ -3,6 +3,7 @@ go to quarantine with a reason, nothing leaves the client's folder, nothing is d
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -17,6 +18,7 @@ from faker import Faker
 from include import audit, config, settings, suppression, sync
 from include.ingest import recordings
 from include.sample_data import write_manifest, write_wav
+from include.terms import AMSTERDAM
 from tests.factories import write_client
 
 AS_OF = dt.date(2026, 5, 4)
@@ -155,7 +157,7 @@ def test_manifest_with_good_and_bad_rows_stores_the_good_and_quarantines_the_res
     assert hashlib.sha256(outside.read_bytes()).hexdigest() == outside_sha
     assert Path("/etc/passwd").read_bytes() == passwd_before
     assert sorted(p.name for p in landing.iterdir()) == sorted(["koppeling.wav", waiting])
-    swept = recordings.sweep_landing(warehouse, client, run_id="r1", as_of=dt.date.today())
+    swept = recordings.sweep_landing(warehouse, client, run_id="r1", as_of=amsterdam_today())
     assert (swept["links_removed"], swept["wavs_waiting"]) == (1, 1)
     assert [p.name for p in landing.iterdir()] == [waiting]
 
@@ -300,6 +302,16 @@ def test_rows_for_assignments_past_term_destroyed_or_unknown_are_refused(clients
     }
     [stored] = stored_recordings(warehouse)
     assert stored["assignment_id"] == "nu"
+    # R2/R4: the calls of the assignment past term and the destroyed one are kept nowhere, not even in
+    # quarantine; the others wait there for the client to mend them.
+    kept_wavs = list(settings.quarantine_dir(CLIENT).glob("*.wav"))
+    assert len(kept_wavs) == 2  # the unknown assignment's and the bad timestamp's
+    with next(settings.quarantine_dir(CLIENT).glob("*.rejected.csv")).open(encoding="utf-8") as handle:
+        refused = {r["assignment_id"]: r for r in csv.DictReader(handle) if "past_term" in r["_reasons"]
+                   or "destroyed" in r["_reasons"]}  # fmt: skip
+    assert set(refused) == {"oud", "weg"}
+    assert all(not r["file_name"] and not r["respondent_ref"] and not r["sha256"] for r in refused.values())
+    assert list(landing.iterdir()) == []
     recorded_at = stored["recorded_at"]
     if isinstance(recorded_at, str):  # SQLite hands back the text it stored
         recorded_at = dt.datetime.fromisoformat(recorded_at)
@@ -395,7 +407,7 @@ def test_manifest_from_dutch_excel_with_bom_semicolons_and_an_extra_column_loads
 def test_sweep_quarantines_unknown_files_at_once_and_wavs_without_manifest_after_seven_days(
     warehouse, client, landing, tmp_path, fake
 ):
-    today = dt.date.today()
+    today = amsterdam_today()
     orphan, later, backdated = wav_name(fake), wav_name(fake), wav_name(fake)
     for seed, name in enumerate((orphan, later, backdated)):
         write_wav(landing / name, seconds=0.2, seed=seed)
@@ -430,3 +442,8 @@ def test_sweep_quarantines_unknown_files_at_once_and_wavs_without_manifest_after
     with warehouse.connect() as conn:
         swept = conn.execute(sa.text("SELECT count(*) FROM audit_events WHERE action = 'landing_swept'")).scalar()
     assert swept == 3
+
+
+def amsterdam_today() -> dt.date:
+    """The calendar day in Europe/Amsterdam, as landing files are aged (not the machine's UTC day)."""
+    return dt.datetime.now(AMSTERDAM).date()

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from include import audit, proof, recordings_store, settings
+from include.terms import AMSTERDAM
 from tests.retention_night import (
     AS_OF,
     DESTROYED,
@@ -437,7 +438,7 @@ def test_wav_waiting_for_its_manifest_past_the_grace_days_fails_r10(night):
     failed, _ = failures(night)  # it arrived today, months before the night of 1 March 2027
 
     assert failed == {"R10 landing store.waiting_wavs": 1}
-    arrived = dt.date.today()
+    arrived = amsterdam_today()
     assert proof.prove(night.eng, night.client, arrived + dt.timedelta(days=8), night.run_id + "-8")  # still in grace
 
 
@@ -646,3 +647,8 @@ def test_recordings_store_of_another_client_is_not_this_clients_concern(night):
         assert proof.prove(night.eng, night.client, night.as_of, night.run_id)["passed"]
     finally:
         shutil.rmtree(other.parent)
+
+
+def amsterdam_today() -> dt.date:
+    """The calendar day in Europe/Amsterdam, as landing files are aged (not the machine's UTC day)."""
+    return dt.datetime.now(AMSTERDAM).date()

@@ -418,8 +418,8 @@ def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id
     # Committed: a crash from here on leaves landing files that the re-run cleans as a duplicate.
     with _plain_errors(f"{file_name}: loaded as delivery {delivery_id}, but clearing the landing zone"):
         for row in rows:
-            if row.suppressed:
-                if row.owns_file:  # R7: the person objected; their call is kept nowhere
+            if row.suppressed or not_held(row):
+                if row.owns_file:  # R7 objected, or R2/R4 past term: the call may be kept nowhere
                     row.path.unlink(missing_ok=True)
             elif row.problems and row.owns_file:
                 _quarantine_wav(eng, client, row, manifest=file_name, delivery_id=delivery_id, as_of=as_of)
@@ -441,6 +441,11 @@ def ingest_manifest(eng: Engine, client: ClientConfig, file_name: str, *, run_id
         result["reasons"] or "none",
     )
     return result
+
+
+def not_held(row: _Row) -> bool:
+    """The row was refused because its call may no longer be held at all (R2, R4): not even in quarantine."""
+    return any(code in quarantine.NOT_HELD for _column, code in row.problems)
 
 
 def _status(rows: Sequence[_Row]) -> str:
