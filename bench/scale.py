@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import importlib.util
 import json
 import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +43,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration import scenario  # noqa: E402
 from tests.integration.topology import (  # noqa: E402
     ACQUIRE_LEASE,
     RELEASE_LEASE,
@@ -55,6 +56,7 @@ from tests.integration.topology import (  # noqa: E402
     redis_url,
 )
 
+scenario = None  # tests.integration.scenario, imported once the code under test is on sys.path
 PARSE_GOAL_SECONDS = 2.0  # bench/parse.py's goal for 1000 clients
 # Imported once by each Celery worker before it forks its task processes (Celery's `imports`), so a task
 # does not import Great Expectations, pandas and the library again: seconds of CPU per task on this machine.
@@ -68,6 +70,7 @@ PRELOAD = (
     "include.sync",
     "include.retention",
     "include.proof",
+    "include.ingest.landing",
     "include.ingest.validation",
     "include.ingest.responses",
     "include.ingest.recordings",
@@ -83,7 +86,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--recordings", type=int, default=2, help="recordings per client delivery")
     parser.add_argument("--executor", default="CeleryExecutor", choices=("CeleryExecutor", "LocalExecutor"))
     parser.add_argument(
-        "--poke-seconds", type=float, default=120, help="KCM_LEASE_POKE_SECONDS: a waiting run looks again"
+        "--poke-seconds", type=float, default=60, help="KCM_LEASE_POKE_SECONDS: a waiting run looks again"
     )
     parser.add_argument(
         "--heartbeat-seconds", type=int, default=1, help="[workers] min_heartbeat_interval (Airflow: 5)"
@@ -91,8 +94,16 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--weight-rule", default="upstream", help="[core] default_task_weight_rule (Airflow: downstream)"
     )
+    parser.add_argument(
+        "--parse-seconds", type=int, default=120, help="[dag_processor] min_file_process_interval (Airflow: 30)"
+    )
     parser.add_argument("--no-preload", action="store_true", help="workers do not import the task libraries at start")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other setting (env)")
+    parser.add_argument("--ingest-at", default="night", choices=("night", "hour-ago"),
+                        help="ingest scheduled at the night's 02:00 (a client's runs contend) or an hour ago")  # fmt: skip
+    parser.add_argument(
+        "--code", default="HEAD", help="git commit whose dags/, include/, plugins/ run ('worktree': as they are)"
+    )
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for the day's runs")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs) afterwards")
     return parser.parse_args()
@@ -113,7 +124,8 @@ def deployment_settings(args) -> dict[str, str]:
         # The supervisor notices its task process's exit at the latest after this many seconds (it
         # waits out its select timeout): with Airflow's 5 every short task kept its slot 5 s longer.
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(args.heartbeat_seconds),
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+        # Re-parsing the client file of hundreds of clients takes seconds of CPU; configs change a few times a day.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(args.parse_seconds),
         "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": "20",
         "KCM_LEASE_POKE_SECONDS": f"{args.poke_seconds:g}",
     }
@@ -126,10 +138,28 @@ def deployment_settings(args) -> dict[str, str]:
     return settings
 
 
+def code_under_test(ref: str, root: Path) -> tuple[Path, str]:
+    """dags/, include/ and plugins/ of one commit, copied out: edits in the working tree during a long run change nothing."""
+    if ref == "worktree":
+        return ROOT, "the working tree"
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True,
+                            check=True).stdout.strip()  # fmt: skip
+    code = root / "code"
+    code.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "dags", "include", "plugins"],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+    return code, f"commit {commit}"
+
+
 def main() -> int:
+    global scenario
     args = arguments()
-    days = scenario.same_day()
     root = Path(tempfile.mkdtemp(prefix="kcm-bench-scale-"))
+    code, code_name = code_under_test(args.code, root)
+    sys.path.insert(0, str(code))
+    scenario = importlib.import_module("tests.integration.scenario")
+    days = scenario.same_hour() if args.ingest_at == "night" else scenario.same_day()
     clients_dir = root / "clients"
     clients_dir.mkdir()
     metadata_url = create_database("kcm_bench_airflow")
@@ -142,16 +172,19 @@ def main() -> int:
         warehouse_url=warehouse_url,
         executor=args.executor,
         extra_env=settings,
+        project=code,
     )
     print(f"{args.clients} clients, {args.executor}"
           + (f", {args.workers} workers x {args.concurrency} processes" if args.executor == "CeleryExecutor" else "")
           + f"; broker {redis_url() if args.executor == 'CeleryExecutor' else '-'}; {os.cpu_count()} cores; "
           f"logs in {topology.logs}")  # fmt: skip
+    print(f"code: dags/, include/ and plugins/ of {code_name}")
     print("settings:")
     for key, value in settings.items():
         print(f"  {key}={value}")
     print(
-        f"day: nightly runs of {days.night} and ingest runs of {days.ingest_at:%Y-%m-%d %H:%M} UTC, triggered together"
+        f"day: nightly runs of {days.night} ({days.night_at:%H:%M} UTC) and ingest runs at {days.ingest_at:%Y-%m-%d %H:%M} "
+        "UTC, each client's two triggered one after the other, all at once"
     )
     failed = True
     try:
@@ -200,8 +233,8 @@ def write_clients(folder: Path, topology: Topology, days: scenario.Calendar, arg
 
 def report_day(api, topology: Topology, client_ids: list[str], days: scenario.Calendar, args) -> bool:
     """Trigger the day (nightly runs, then ingest runs), wait, print what it took; True when the goal is missed."""
-    runs = [(f"kcm_retention__{c}", f"bench_night_{c}", days.night_at) for c in client_ids]
-    runs += [(f"kcm_ingest__{c}", f"bench_ingest_{c}", days.ingest_at) for c in client_ids]
+    runs = [run for c in client_ids for run in ((f"kcm_retention__{c}", f"bench_night_{c}", days.night_at),
+                                                 (f"kcm_ingest__{c}", f"bench_ingest_{c}", days.ingest_at))]  # fmt: skip
     cpu_before, machine_before, own_before = topology.cpu_seconds(), _machine_cpu(), _own_cpu()
     started = time.monotonic()
     for dag_id, run_id, logical_date in runs:

@@ -12,7 +12,8 @@ runs of its own to every unpaused DAG, so the dates follow the wall clock:
   is due a month later (R2), non-respondents after two months (R3), and a pilot's
   destruction was requested for twenty days after it (R4). For `same_day()` the
   ingest follows the night on the same day (the schedule fires daily an hour ago),
-  as in production.
+  as in production. For `same_hour()` the ingest is scheduled at 02:00 like the night,
+  so both of a client's runs have one logical date and contend for its lease.
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def same_day(now: dt.datetime | None = None) -> Calendar:
     tick = now - dt.timedelta(hours=1)
     schedule = f"{tick.minute} {tick.hour} * * *"
     return Calendar(now, schedule, _last_tick(schedule, now), _last_tick(NIGHTLY_SCHEDULE, now))
+
+
+def same_hour(now: dt.datetime | None = None) -> Calendar:
+    """One production day whose ingest is scheduled at the night's own 02:00: a client's two runs are due together."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(AMSTERDAM)
+    night = _last_tick(NIGHTLY_SCHEDULE, now)
+    return Calendar(now, NIGHTLY_SCHEDULE, night, night)
 
 
 def write_client(folder: Path, doc: dict) -> config.ClientConfig:

@@ -96,6 +96,7 @@ class Topology:
     executor: str = "CeleryExecutor"
     extra_env: Mapping[str, str] = field(default_factory=dict)
     username: str = "kcm_it"
+    project: Path = PROJECT  # where dags/, include/ and plugins/ come from (a snapshot keeps a long run on one commit)
 
     def __post_init__(self) -> None:
         from cryptography.fernet import Fernet
@@ -118,10 +119,10 @@ class Topology:
         self.env = {
             **inherited,
             "PATH": f"{BIN}{os.pathsep}{inherited.get('PATH', '')}",
-            "PYTHONPATH": str(PROJECT),
+            "PYTHONPATH": str(self.project),
             "AIRFLOW_HOME": str(self.airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.project / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/Amsterdam",
@@ -168,7 +169,12 @@ class Topology:
     def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """Run one Airflow CLI command to completion (e.g. `db migrate`); raise with its output on failure."""
         result = subprocess.run(
-            [str(BIN / "airflow"), *args], env=self.env, cwd=PROJECT, capture_output=True, text=True, timeout=timeout
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if result.returncode != 0:
             raise TopologyError(
@@ -183,7 +189,7 @@ class Topology:
         process = subprocess.Popen(
             [str(BIN / "airflow"), *args],
             env={**self.env, **(env or {})},
-            cwd=PROJECT,
+            cwd=self.project,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
