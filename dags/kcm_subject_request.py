@@ -37,6 +37,9 @@ from include.subject_requests import ALL_CLIENTS_CHOICE, REQUEST_TYPES, rectifia
 
 START = pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")
 DUE_CHECK_SCHEDULE = "0 7 * * *"
+# How long a changing request waits in its task for its clients' runs to finish before it fails
+# (and is retried): ingest and nightly runs take minutes, the request's term a month.
+REQUEST_LEASE_WAIT = dt.timedelta(hours=1)
 
 
 def _run() -> tuple[str, dt.date, dict]:
@@ -74,13 +77,21 @@ def record_request(summary: dict) -> str:
 
 @task
 def carry_out_request(request_id: str) -> dict:
-    """R6/R7: answer the request in every client in scope and mark it done (counts only)."""
-    from include import subject_requests, warehouse
+    """R6/R7: answer the request in every client in scope and mark it done (counts only).
+
+    A request that changes data holds the leases of the clients in scope meanwhile, so no ingest
+    or nightly run of theirs works beside it (design §6).
+    """
+    from include import lease, subject_requests, warehouse
 
     request, clients, run_id, as_of = _request()
-    return subject_requests.carry_out(
-        warehouse.engine(), request, request_id, run_id=run_id, as_of=as_of, clients=clients
-    )
+    eng = warehouse.engine()
+    if request.request_type not in subject_requests.CHANGING_TYPES:
+        return subject_requests.carry_out(eng, request, request_id, run_id=run_id, as_of=as_of, clients=clients)
+    in_scope = [request.client_id] if request.client_id else [c.client_id for c in clients]
+    holder = lease.Holder(get_current_context()["ti"].dag_id, run_id)
+    with lease.held_all(eng, in_scope, holder, wait=REQUEST_LEASE_WAIT, poke_seconds=steps.lease_poke_seconds()):
+        return subject_requests.carry_out(eng, request, request_id, run_id=run_id, as_of=as_of, clients=clients)
 
 
 def _client_choices() -> list[str]:

@@ -17,7 +17,8 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -169,10 +170,65 @@ def held(eng: Engine, client_id: str, holder: Holder, *, lifetime: dt.timedelta 
         raise heartbeat.lost
 
 
+class LeaseBusy(TimeoutError):
+    """A run that needs several clients at once did not find them all free in time; it may try again later."""
+
+
+@contextlib.contextmanager
+def held_all(
+    eng: Engine,
+    client_ids: Sequence[str],
+    holder: Holder,
+    *,
+    wait: dt.timedelta,
+    poke_seconds: float,
+    lifetime: dt.timedelta | None = None,
+) -> Iterator[None]:
+    """Hold the leases of several clients at once (a subject request across clients), then give them all back.
+
+    Takes them in client order; when one is held by another run, gives back those taken in this
+    attempt (so two such runs never hold each other up) and looks again after `poke_seconds`,
+    until `wait` has passed (LeaseBusy). Waits in the running task: such runs are rare and short.
+    """
+    lifetime = lifetime or ttl()
+    deadline = time.monotonic() + wait.total_seconds()
+    ordered = sorted(set(client_ids))
+    while True:
+        taken: list[str] = []
+        busy = None
+        for client_id in ordered:
+            if not acquire(eng, client_id, holder, lifetime=lifetime):
+                busy = client_id
+                break
+            taken.append(client_id)
+        if busy is None:
+            break
+        for client_id in taken:
+            release(eng, client_id, holder)
+        if time.monotonic() + poke_seconds > deadline:
+            raise LeaseBusy(
+                f"{holder}: client {busy} stayed busy with another run for {wait}; the request tries again "
+                f"at its next retry (nothing of it has been carried out)"
+            )
+        time.sleep(poke_seconds)
+    heartbeat = _Heartbeat(eng, ordered, holder, lifetime)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        heartbeat.stop()
+        for client_id in ordered:
+            release(eng, client_id, holder)
+    if heartbeat.lost is not None:
+        raise heartbeat.lost
+
+
 class _Heartbeat(threading.Thread):
-    def __init__(self, eng: Engine, client_id: str, holder: Holder, lifetime: dt.timedelta) -> None:
-        super().__init__(name=f"lease-{client_id}", daemon=True)
-        self.eng, self.client_id, self.holder, self.lifetime = eng, client_id, holder, lifetime
+    def __init__(self, eng: Engine, client_ids: str | Sequence[str], holder: Holder, lifetime: dt.timedelta) -> None:
+        self.client_ids = [client_ids] if isinstance(client_ids, str) else list(client_ids)
+        super().__init__(name=f"lease-{self.client_ids[0] if len(self.client_ids) == 1 else 'clients'}", daemon=True)
+        self.client_id = ", ".join(self.client_ids)
+        self.eng, self.holder, self.lifetime = eng, holder, lifetime
         self.lost: LeaseLost | None = None
         self._stopped = threading.Event()
 
@@ -180,7 +236,8 @@ class _Heartbeat(threading.Thread):
         interval = max(self.lifetime.total_seconds() / 3, 1.0)
         while not self._stopped.wait(interval):
             try:
-                extend(self.eng, self.client_id, self.holder, lifetime=self.lifetime)
+                for client_id in self.client_ids:
+                    extend(self.eng, client_id, self.holder, lifetime=self.lifetime)
             except LeaseLost as lost:
                 log.error("client %s: %s lost the lease while a step was running", self.client_id, self.holder)
                 self.lost = lost

@@ -41,6 +41,8 @@ REQUEST_TYPES = ("access", "export", "rectification", "erasure", "objection")
 RULES = {"access": "R6", "export": "R6", "rectification": "R6", "erasure": "R6", "objection": "R7"}
 ALL_CLIENTS = suppression.ALL_CLIENTS
 ALL_CLIENTS_CHOICE = "all"
+# Requests that change what is held: carried out under the leases of the clients in scope.
+CHANGING_TYPES = frozenset({"rectification", "erasure", "objection"})
 DUE_MONTHS = 1
 DEFAULT_COUNTRY = identifiers.DEFAULT_COUNTRY
 # Warn the data team this many days before a request falls due.

@@ -306,3 +306,44 @@ def test_a_run_waits_while_the_other_dag_holds_the_lease_and_proceeds_once_it_is
     )
     assert reschedules[0][0] >= 1, "the wait gave the worker slot back (reschedule mode)"
     assert holder(warehouse) is None
+
+
+# --- a subject request across clients ---------------------------------------------------------------
+
+REQUEST = lease.Holder("kcm_subject_request", "manual__2026-11-20T09:00:00+00:00")
+
+
+def test_a_request_holds_every_client_in_scope_while_it_works_and_gives_them_all_back(warehouse):
+    with lease.held_all(warehouse, ["beta", CLIENT], REQUEST, wait=SECONDS, poke_seconds=0.1):
+        assert holder(warehouse, CLIENT) == holder(warehouse, "beta") == REQUEST
+        assert not lease.acquire(warehouse, CLIENT, INGEST), "the client's runs wait for the request"
+
+    assert holder(warehouse, CLIENT) is None and holder(warehouse, "beta") is None
+
+
+def test_a_request_waits_for_a_busy_client_without_holding_the_others_meanwhile(warehouse):
+    assert lease.acquire(warehouse, "beta", NIGHT)
+    seen_free: list[bool] = []
+
+    def night_ends() -> None:
+        time.sleep(0.5)
+        seen_free.append(holder(warehouse, CLIENT) is None)  # the request let go of acme while it waited
+        lease.release(warehouse, "beta", NIGHT)
+
+    ender = threading.Thread(target=night_ends)
+    ender.start()
+    with lease.held_all(warehouse, [CLIENT, "beta"], REQUEST, wait=dt.timedelta(seconds=30), poke_seconds=0.2):
+        assert holder(warehouse, "beta") == REQUEST
+    ender.join()
+
+    assert seen_free == [True]
+
+
+def test_a_request_gives_up_naming_the_busy_client_after_its_wait_and_changes_nothing(warehouse):
+    assert lease.acquire(warehouse, "beta", NIGHT)
+
+    with pytest.raises(lease.LeaseBusy, match="client beta stayed busy"):
+        with lease.held_all(warehouse, [CLIENT, "beta"], REQUEST, wait=SECONDS, poke_seconds=0.2):
+            pytest.fail("the request ran without its clients' leases")
+
+    assert holder(warehouse, CLIENT) is None and holder(warehouse, "beta") == NIGHT
