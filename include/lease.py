@@ -160,14 +160,8 @@ def held(eng: Engine, client_id: str, holder: Holder, *, lifetime: dt.timedelta 
     """
     lifetime = lifetime or ttl()
     extend(eng, client_id, holder, lifetime=lifetime)
-    heartbeat = _Heartbeat(eng, client_id, holder, lifetime)
-    heartbeat.start()
-    try:
+    with _kept_alive(eng, [client_id], holder, lifetime):
         yield
-    finally:
-        heartbeat.stop()
-    if heartbeat.lost is not None:
-        raise heartbeat.lost
 
 
 class LeaseBusy(TimeoutError):
@@ -211,21 +205,30 @@ def held_all(
                 f"at its next retry (nothing of it has been carried out)"
             )
         time.sleep(poke_seconds)
-    heartbeat = _Heartbeat(eng, ordered, holder, lifetime)
+    try:
+        with _kept_alive(eng, ordered, holder, lifetime):
+            yield
+    finally:
+        for client_id in ordered:
+            release(eng, client_id, holder)
+
+
+@contextlib.contextmanager
+def _kept_alive(eng: Engine, client_ids: Sequence[str], holder: Holder, lifetime: dt.timedelta) -> Iterator[None]:
+    """Extend the leases every third of their lifetime while the body runs; raise LeaseLost after it if one was lost."""
+    heartbeat = _Heartbeat(eng, client_ids, holder, lifetime)
     heartbeat.start()
     try:
         yield
     finally:
         heartbeat.stop()
-        for client_id in ordered:
-            release(eng, client_id, holder)
     if heartbeat.lost is not None:
         raise heartbeat.lost
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, eng: Engine, client_ids: str | Sequence[str], holder: Holder, lifetime: dt.timedelta) -> None:
-        self.client_ids = [client_ids] if isinstance(client_ids, str) else list(client_ids)
+    def __init__(self, eng: Engine, client_ids: Sequence[str], holder: Holder, lifetime: dt.timedelta) -> None:
+        self.client_ids = list(client_ids)
         super().__init__(name=f"lease-{self.client_ids[0] if len(self.client_ids) == 1 else 'clients'}", daemon=True)
         self.client_id = ", ".join(self.client_ids)
         self.eng, self.holder, self.lifetime = eng, holder, lifetime
