@@ -4,8 +4,9 @@ Starts the production topology as local processes (tests/integration/topology.py
 api-server, scheduler, dag-processor and `--workers` Celery workers on fresh
 PostgreSQL databases and the local Redis), gives every client a small sample
 delivery, then plays one day through the REST API: every client's nightly retention
-run (02:00) and its ingest run, triggered together as if the whole day's work arrived
-at once, so each client's two runs compete for its lease. Prints the wall time of the
+run (02:00) and its ingest run (scheduled an hour ago; `--ingest-at night`: at 02:00
+too), triggered together as if the whole day's work arrived at once, so each client's
+two runs take turns on its lease. Prints the wall time of the
 day, where the time went (task processes, their start-up, the scheduler's hand-over
 between tasks, CPU per component), the scheduler's DAG-parse time of the client DAG
 file (from the dag-processor's own statistics), and whether two runs of one client
@@ -15,6 +16,7 @@ on two steps of one client running at once, and on a failed or unfinished run
 
     python bench/scale.py                     # 200 clients, 2 workers x 2 processes
     python bench/scale.py --clients 6         # a quick look
+    python bench/scale.py --clients 20 --weight-rule downstream   # every client's runs contend
     python bench/scale.py --clients 20 --executor LocalExecutor
 
 The deliveries are small on purpose: the topology is measured, not the data volume
@@ -99,7 +101,7 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--no-preload", action="store_true", help="workers do not import the task libraries at start")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other setting (env)")
-    parser.add_argument("--ingest-at", default="night", choices=("night", "hour-ago"),
+    parser.add_argument("--ingest-at", default="hour-ago", choices=("night", "hour-ago"),
                         help="ingest scheduled at the night's 02:00 (a client's runs contend) or an hour ago")  # fmt: skip
     parser.add_argument(
         "--code", default="HEAD", help="git commit whose dags/, include/, plugins/ run ('worktree': as they are)"
