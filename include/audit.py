@@ -8,9 +8,11 @@ the newest verified head, so cutting events off the end is detected too.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,12 +108,27 @@ def _anchor_path() -> Path:
 
 
 def verify(eng: Engine, *, update_anchor: bool = True) -> ChainReport:
-    """Recompute the chain; report every broken link by sequence number (R12)."""
+    """Recompute the chain; report every broken link by sequence number (R12).
+
+    Many clients' nights verify at once: each reads the chain, compares and moves the anchor
+    under one file lock, so no night compares its chain with an anchor a later reading wrote;
+    the anchor is written by rename (never half-written) and only ever forward.
+    """
+    anchor = _anchor_path()
+    anchor.parent.mkdir(parents=True, exist_ok=True)
+    with (anchor.parent / "anchor.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _verify_locked(eng, anchor, update_anchor=update_anchor)
+
+
+def _verify_locked(eng: Engine, anchor: Path, *, update_anchor: bool) -> ChainReport:
     problems: list[str] = []
     prev, count, last_seq = GENESIS, 0, 0
     seen: dict[int, str] = {}
     with eng.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT seq, {', '.join(_FIELDS)}, prev_hash, hash FROM audit_events ORDER BY seq"))
+        rows = conn.execute(
+            sa.text(f"SELECT seq, {', '.join(_FIELDS)}, prev_hash, hash FROM audit_events ORDER BY seq")
+        )
         for row in rows.mappings():
             count += 1
             event = dict(row)
@@ -122,17 +139,31 @@ def verify(eng: Engine, *, update_anchor: bool = True) -> ChainReport:
                 elif isinstance(value, dt.date):
                     event[key] = value.isoformat()
             if row["prev_hash"] != prev:
-                problems.append(f"event {row['seq']}: does not follow the event before it (an event was deleted or inserted)")
+                problems.append(
+                    f"event {row['seq']}: does not follow the event before it (an event was deleted or inserted)"
+                )
             if _digest(row["prev_hash"], event) != row["hash"]:
                 problems.append(f"event {row['seq']}: content does not match its hash (the event was edited)")
             prev, last_seq = row["hash"], row["seq"]
             seen[row["seq"]] = row["hash"]
-    anchor = _anchor_path()
-    if anchor.exists():
-        known = json.loads(anchor.read_text())
-        if seen.get(known["seq"]) != known["hash"]:
-            problems.append(f"event {known['seq']}: verified earlier, now missing or changed (the trail was cut or rewritten)")
-    if not problems and update_anchor and count:
-        anchor.parent.mkdir(parents=True, exist_ok=True)
-        anchor.write_text(json.dumps({"seq": last_seq, "hash": prev}))
+    known = _read_anchor(anchor, problems)
+    if known is not None and seen.get(known["seq"]) != known["hash"]:
+        problems.append(
+            f"event {known['seq']}: verified earlier, now missing or changed (the trail was cut or rewritten)"
+        )
+    if not problems and update_anchor and count and (known is None or last_seq > known["seq"]):
+        partial = anchor.with_name(f".{anchor.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"seq": last_seq, "hash": prev}))
+        os.replace(partial, anchor)
     return ChainReport(ok=not problems, events=count, head_hash=prev, problems=problems)
+
+
+def _read_anchor(anchor: Path, problems: list[str]) -> dict | None:
+    if not anchor.exists():
+        return None
+    try:
+        known = json.loads(anchor.read_text())
+        return {"seq": int(known["seq"]), "hash": str(known["hash"])}
+    except (ValueError, KeyError, TypeError):
+        problems.append(f"{anchor}: the anchor of the trail cannot be read (it was edited or damaged)")
+        return None
