@@ -75,9 +75,11 @@ def calendar(now: dt.datetime | None = None) -> Calendar:
 
 
 def same_day(now: dt.datetime | None = None) -> Calendar:
-    """One production day: the night at 02:00, the ingest an hour ago (daily)."""
+    """One production day: the night at 02:00, the ingest an hour ago (daily), or halfway since the night if that was less."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(AMSTERDAM)
-    tick = now - dt.timedelta(hours=1)
+    night = _last_tick(NIGHTLY_SCHEDULE, now).astimezone(AMSTERDAM)
+    # Between 02:00 and 03:00 an hour ago is before tonight's night: the ingest would come first.
+    tick = max(now - dt.timedelta(hours=1), night + (now - night) / 2)
     schedule = f"{tick.minute} {tick.hour} * * *"
     return Calendar(now, schedule, _last_tick(schedule, now), _last_tick(NIGHTLY_SCHEDULE, now))
 
